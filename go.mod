@@ -3,3 +3,11 @@ module fieldoffice
 go 1.26.8
 
 require github.com/google/uuid v1.6.0
+
+require (
+	github.com/google/go-tpm v0.9.6
+	github.com/google/go-tpm-tools v0.3.13-0.20230620182252-4639ecce2aba
+	go.etcd.io/bbolt v1.4.3 // indirect
+	golang.org/x/crypto v0.45.0 // indirect
+	golang.org/x/sys v0.38.0 // indirect
+)
