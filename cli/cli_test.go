@@ -1,0 +1,218 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"fieldoffice/platform"
+	"fieldoffice/platform/tpmtest"
+	"fieldoffice/storage"
+)
+
+// runner runs fieldoffice commands in-process against one data dir and TPM spec.
+type runner struct {
+	t    *testing.T
+	data string
+	tpm  string
+	env  map[string]string
+}
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+func newRunner(t *testing.T, spec platform.Spec) *runner {
+	return &runner{t: t, data: filepath.Join(t.TempDir(), "data"), tpm: spec.String(), env: map[string]string{}}
+}
+
+// run runs args with the given stdin and extra environment ("K=V").
+func (r *runner) run(stdin string, env []string, args ...string) result {
+	r.t.Helper()
+	e := map[string]string{"FIELDOFFICE_DATA": r.data, "FIELDOFFICE_TPM": r.tpm}
+	for k, v := range r.env {
+		e[k] = v
+	}
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		e[k] = v
+	}
+	var out, errb bytes.Buffer
+	code := Run(context.Background(), Env{
+		Args: args, Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errb,
+		Getenv: func(k string) string { return e[k] },
+	})
+	return result{code, out.String(), errb.String()}
+}
+
+func (r *runner) must(stdin string, env []string, args ...string) string {
+	r.t.Helper()
+	res := r.run(stdin, env, args...)
+	if res.code != 0 {
+		r.t.Fatalf("fieldoffice %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), res.code, res.stdout, res.stderr)
+	}
+	return res.stdout
+}
+
+func (r *runner) expect(code int, stdin string, env []string, args ...string) result {
+	r.t.Helper()
+	res := r.run(stdin, env, args...)
+	if res.code != code {
+		r.t.Fatalf("fieldoffice %s: exit %d, want %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), res.code, code, res.stdout, res.stderr)
+	}
+	return res
+}
+
+// flow is the admin flow every TPM kind must support. It returns the recovery key file.
+func flow(t *testing.T, r *runner) string {
+	keyFile := filepath.Join(t.TempDir(), "recovery.key")
+	r.must("", nil, "keygen-recovery", "--out", keyFile)
+	r.expect(ExitError, "", nil, "keygen-recovery", "--out", keyFile) // never overwrites
+
+	// status before init
+	var st StatusJSON
+	if err := json.Unmarshal([]byte(r.must("", nil, "status", "--json")), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Initialised {
+		t.Fatal("status says initialised before init")
+	}
+
+	r.expect(ExitUsage, "", nil, "init") // no --user
+	r.expect(ExitAuth, "12ab\n", nil, "init", "--user", "anna")
+	r.must("135790\n", nil, "init", "--user", "anna", "--recovery-pubkey", keyFile+".pub")
+	r.expect(ExitError, "135790\n", nil, "init", "--user", "anna")
+
+	if err := json.Unmarshal([]byte(r.must("", nil, "status", "--json")), &st); err != nil {
+		t.Fatal(err)
+	}
+	if !st.Initialised || st.Store == nil || st.Store.FormatVersion < 1 || !st.Recovery ||
+		len(st.Users) != 1 || st.Users[0].Name != "anna" || st.Users[0].Type != "tpm" ||
+		fmt.Sprint(st.TPM.PCRs) != "[7]" || st.TPM.Hardware {
+		t.Fatalf("status after init: %+v %+v", st, st.TPM)
+	}
+	plain := r.must("", nil, "status")
+	for _, want := range []string{"Initialised:", "anna", "PCRs bound:", "7"} {
+		if !strings.Contains(plain, want) {
+			t.Errorf("status output lacks %q:\n%s", want, plain)
+		}
+	}
+
+	id := strings.TrimSpace(r.must("135790\n", nil, "case", "new", "--type", "anmeldung",
+		"--set", "nachname=Müller", "--set", "vorname=Jörg", "--set", "plz=04109"))
+	out := r.must("135790\n", nil, "case", "show", id, "--json")
+	var rec struct {
+		ID     string
+		Type   string
+		Fields map[string]string
+	}
+	if err := json.Unmarshal([]byte(out), &rec); err != nil {
+		t.Fatal(err)
+	}
+	if rec.ID != id || rec.Type != "anmeldung" || rec.Fields["nachname"] != "Müller" || rec.Fields["vorname"] != "Jörg" {
+		t.Fatalf("case show = %+v", rec)
+	}
+	if out := r.must("", []string{"FIELDOFFICE_PIN=135790"}, "case", "list"); !strings.Contains(out, id) {
+		t.Fatalf("case list lacks %s:\n%s", id, out)
+	}
+
+	// wrong PIN: exit 3 and tries left; nothing about the PIN in the message
+	res := r.expect(ExitAuth, "000000\n", nil, "case", "list")
+	if !strings.Contains(res.stderr, "4") || strings.Contains(res.stderr, "000000") {
+		t.Errorf("wrong PIN message: %q", res.stderr)
+	}
+
+	// a second user; several users need --user
+	r.must("135790\n864200\n", nil, "user", "add", "ben")
+	r.expect(ExitUsage, "135790\n", nil, "case", "list")
+	r.must("864200\n", nil, "case", "list", "--user", "ben")
+	r.must("864200\n975310\n", nil, "user", "passwd", "ben")
+	r.expect(ExitAuth, "864200\n", nil, "case", "list", "--user", "ben")
+	r.must("975310\n", nil, "case", "list", "--user", "ben")
+	r.must("975310\n", nil, "user", "remove", "anna", "--user", "ben")
+	r.expect(ExitError, "975310\n", nil, "user", "remove", "ben", "--user", "ben") // never the last
+	return keyFile
+}
+
+func TestCLIFlowSimulator(t *testing.T) {
+	r := newRunner(t, tpmtest.SimSpec(t))
+	flow(t, r)
+}
+
+func TestCLIFlowSoftwareKey(t *testing.T) {
+	r := newRunner(t, platform.Spec{Kind: platform.KindNone})
+	r.expect(ExitUsage, "135790\n", nil, "init", "--user", "anna")
+	r.must("135790\n", nil, "init", "--user", "anna", "--allow-software-key")
+	out := r.must("", nil, "status")
+	if !strings.Contains(out, "NOT hardware-protected") {
+		t.Errorf("status does not say the software key is not hardware-protected:\n%s", out)
+	}
+}
+
+// TestCLIFlowSWTPM runs the flow against swtpm over the mssim protocol, then changes
+// PCR 7 (as a firmware update would) and recovers with the recovery key.
+func TestCLIFlowSWTPM(t *testing.T) {
+	spec := tpmtest.StartSWTPM(t)
+	r := newRunner(t, spec)
+	keyFile := flow(t, r)
+
+	tpm, err := platform.Open(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tpm.(platform.PCRExtender).ExtendPCR(7, []byte("firmware update")); err != nil {
+		t.Fatal(err)
+	}
+	tpm.Close()
+
+	res := r.expect(ExitTPMRefuse, "975310\n", nil, "case", "list", "--user", "ben")
+	if !strings.Contains(res.stderr, "fieldoffice recover") {
+		t.Errorf("TPM refusal does not point to recover: %q", res.stderr)
+	}
+	r.expect(ExitUsage, "", nil, "recover", "--user", "ben")
+	r.must("112233\n", nil, "recover", "--recovery-key", keyFile, "--user", "ben")
+	r.must("112233\n", nil, "case", "list", "--user", "ben")
+}
+
+func TestExitCodes(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want int
+	}{
+		{nil, ExitOK},
+		{errors.New("boom"), ExitError},
+		{fmt.Errorf("%w: x", errUsage), ExitUsage},
+		{&storage.WrongPINError{User: "a", Left: 2}, ExitAuth},
+		{fmt.Errorf("unlock: %w", storage.ErrSlotLocked), ExitAuth},
+		{&storage.TamperError{Bucket: "cases", Key: "k"}, ExitTampered},
+		{&storage.CorruptError{Path: "p", Reason: "r"}, ExitTampered},
+		{fmt.Errorf("unlock: %w", storage.ErrTPMRefused), ExitTPMRefuse},
+		{fmt.Errorf("unseal: %w", platform.ErrWrongTPM), ExitTPMRefuse},
+	} {
+		if got := ExitCode(tc.err); got != tc.want {
+			t.Errorf("ExitCode(%v) = %d, want %d", tc.err, got, tc.want)
+		}
+	}
+}
+
+func TestParsePCRs(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want string
+		err  bool
+	}{
+		{"", "[]", false}, {"none", "[]", false}, {"7", "[7]", false}, {"7,14", "[7 14]", false},
+		{"7,7", "[7]", false}, {"24", "", true}, {"x", "", true}, {"-1", "", true},
+	} {
+		got, err := parsePCRs(tc.in)
+		if (err != nil) != tc.err || (err == nil && fmt.Sprint(got) != tc.want) {
+			t.Errorf("parsePCRs(%q) = %v, %v", tc.in, got, err)
+		}
+	}
+}

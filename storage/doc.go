@@ -1,0 +1,69 @@
+// Package storage is FieldOffice's encrypted store: a vault on bbolt whose data key is
+// protected by key slots, the way LUKS protects a disk.
+//
+// # Using it
+//
+//	v, err := storage.Create(cfg, storage.CreateOptions{User: "anna", PIN: pin, RecoveryKey: pub})
+//	...
+//	v, err := storage.Open(cfg)     // locked
+//	err = v.Unlock("anna", pin)     // *WrongPINError, ErrSlotLocked, ErrTPMRefused, ...
+//	err = v.PutCase(rec)
+//	recs, err := v.ListCases()
+//	v.Lock()                        // keys zeroed
+//	err = v.Close()
+//
+// Other data goes through [Vault.Update] and [Vault.View] ([Tx.Put], [Tx.Get],
+// [Tx.Delete], [Tx.ForEach]) and bulk reads through [Vault.ReadAll].
+//
+// # Keys
+//
+// The DEK is 32 random bytes; subkeys per purpose come from HKDF-SHA-256 (package
+// storage/crypto). Each user has a key slot holding the DEK wrapped:
+//
+//   - tpm: a random 32-byte slot secret is sealed by the TPM under the policy
+//     PCRs (PCR 7 by default) AND auth value, auth value = Argon2id(PIN, salt); the DEK
+//     is wrapped with AES-256-GCM under HKDF(slot secret, salt). Unlock costs one
+//     Argon2id run and one TPM unseal.
+//   - software: the DEK wrapped under Argon2id(PIN, salt). Only when there is no TPM
+//     and the device policy allows it (CreateOptions.AllowSoftwareKey); Status reports
+//     SoftwareKey so the UI can say loudly that the key is not hardware-protected.
+//   - recovery: the DEK wrapped to the organisation's X25519 recovery public key.
+//     [Vault.Recover] uses the private key to enrol a fresh slot, for example on a
+//     replaced TPM.
+//
+// The key slots and the header (format version, vault ID, TPM spec, PCRs) are stored in
+// clear, so they can be read while the vault is locked. After every unlock an
+// HMAC-SHA-256 under the header-mac subkey over header and slots is verified: an edited
+// or swapped header or slot is reported as tampered. The per-slot failure counters are
+// outside the MAC because they change while the vault is locked: five wrong PINs in a
+// row lock a slot in the app (ErrSlotLocked; an admin's [Vault.ResetUser] or
+// [Vault.Recover] clears it), but someone who can write the file can reset the counter,
+// so the TPM's dictionary-attack lockout is the real limit on guessing. The counter is
+// incremented in its own committed transaction before the TPM or Argon2id is tried.
+//
+// # Values
+//
+// Every value in a data bucket is sealed (AES-256-GCM, AAD = bucket and key, see
+// storage/crypto). Keys are in clear: case IDs are random UUIDv7s. A value that does not
+// open is reported as a *TamperError naming bucket and key, never skipped. Each data
+// bucket's entry count is kept sealed in the meta bucket, so a full read also notices
+// entries that went missing.
+//
+// # Damaged files
+//
+// A damaged file gives an error, never a crash and never wrong data. Before bbolt uses
+// a file, Open walks its B+tree and freelist with plain reads (fsck.go): meta pages as
+// bbolt picks them, page IDs below the high-water mark, page types, element bounds, no
+// page reached twice (no cycles, which would overflow bbolt's recursion), a depth
+// limit, every page reachable or free. Every bbolt call runs with panics recovered and
+// memory faults turned into panics (debug.SetPanicOnFault), giving a *CorruptError.
+// The file carries a "dirty" flag, set while open; after an unclean shutdown Open runs
+// bbolt's tx.Check as well. bbolt runs that check in a goroutine of its own, where a
+// panic could not be recovered; the walk before it is what keeps it safe.
+//
+// # Not yet
+//
+// Anti-rollback (a TPM NV counter bound to the store's head) is not implemented:
+// copying back an older vault file is not detected, and Status.RollbackProtected is
+// false.
+package storage

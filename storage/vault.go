@@ -1,0 +1,505 @@
+package storage
+
+import (
+	"crypto/ecdh"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	bolt "go.etcd.io/bbolt"
+
+	"fieldoffice/platform"
+	"fieldoffice/storage/crypto"
+)
+
+// FileName is the name of the vault file in Config.Dir.
+const FileName = "vault.db"
+
+// FormatVersion is the vault format written by this package.
+const FormatVersion = 1
+
+// Buckets.
+var (
+	bucketMeta     = []byte("meta")
+	bucketKeyslots = []byte("keyslots")
+	bucketCases    = []byte("cases")
+)
+
+// Keys in the meta bucket.
+var (
+	metaHeader = []byte("header") // JSON header, clear, covered by the header MAC
+	metaMAC    = []byte("mac")    // HMAC-SHA-256 over header and key slots
+	metaDirty  = []byte("dirty")  // 1 while open, 0 after Close: unclean-shutdown detection
+)
+
+// Config says where the vault is and which TPM protects it.
+type Config struct {
+	Dir         string
+	TPM         platform.TPM // nil when Spec.Kind == platform.KindNone
+	Spec        platform.Spec
+	LockTimeout time.Duration    // how long to wait for bbolt's file lock; 0 = 2s
+	KDF         crypto.KDFParams // Argon2id parameters for new slots; zero = default
+	Logger      *slog.Logger     // nil = discard
+}
+
+// CreateOptions are the choices made when a vault is created (at enrollment).
+type CreateOptions struct {
+	User string // the first user
+	PIN  []byte
+	// PCRs are the SHA-256 PCRs the TPM slots are bound to: nil = [7]; non-nil and empty
+	// = no PCR binding.
+	PCRs []int
+	// RecoveryKey, when set, adds a recovery slot wrapped to this X25519 public key.
+	RecoveryKey *ecdh.PublicKey
+	// AllowSoftwareKey must be set to create a vault without a TPM (cfg.TPM == nil).
+	AllowSoftwareKey bool
+}
+
+// header is the vault header in the meta bucket.
+type header struct {
+	FormatVersion int       `json:"format_version"`
+	VaultID       string    `json:"vault_id"`
+	Created       time.Time `json:"created"`
+	TPMKind       string    `json:"tpm_kind"`
+	TPMSpec       string    `json:"tpm_spec"`
+	PCRs          []int     `json:"pcrs"`
+	SoftwareKey   bool      `json:"software_key"` // software slots allowed (no TPM)
+}
+
+// Vault is an open vault file. Its methods are safe for concurrent use.
+type Vault struct {
+	cfg  Config
+	path string
+	log  *slog.Logger
+	db   *bolt.DB
+
+	// slotMu serialises key-slot changes and unlock attempts.
+	slotMu sync.Mutex
+
+	mu     sync.RWMutex // guards the fields below
+	hdr    header
+	keys   *keys // nil while locked
+	closed bool
+
+	ownedTPM platform.TPM // opened by OpenDevice; closed by Close
+}
+
+// keys is the key material of an unlocked vault.
+type keys struct {
+	user    string
+	dek     crypto.Key
+	mac     crypto.Key
+	records *crypto.Sealer
+}
+
+func newKeys(user string, dek crypto.Key) (*keys, error) {
+	k := &keys{user: user, dek: dek, mac: dek.Derive(crypto.PurposeHeaderMAC)}
+	rk := dek.Derive(crypto.PurposeRecords)
+	defer rk.Zero()
+	s, err := crypto.NewSealer(&rk)
+	if err != nil {
+		return nil, err
+	}
+	k.records = s
+	return k, nil
+}
+
+func (k *keys) zero() {
+	if k == nil {
+		return
+	}
+	k.dek.Zero()
+	k.mac.Zero()
+	k.records = nil
+}
+
+func (cfg *Config) logger() *slog.Logger {
+	if cfg.Logger != nil {
+		return cfg.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+func (cfg *Config) kdf() crypto.KDFParams { return cfg.KDF.OrDefault() }
+
+// Create creates a new vault in cfg.Dir with one user slot for o.User (sealed to
+// cfg.TPM, or a software slot when cfg.TPM is nil and o.AllowSoftwareKey is set) and,
+// if o.RecoveryKey is given, a recovery slot. It returns the vault unlocked as o.User.
+// The file is written under a temporary name and renamed into place when complete.
+func Create(cfg Config, o CreateOptions) (*Vault, error) {
+	path := filepath.Join(cfg.Dir, FileName)
+	if _, err := os.Lstat(path); err == nil {
+		return nil, fmt.Errorf("%w: %s", ErrExists, path)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("create vault: %w", err)
+	}
+	if err := validateUserName(o.User); err != nil {
+		return nil, err
+	}
+	if err := ValidatePIN(o.PIN); err != nil {
+		return nil, err
+	}
+	if cfg.TPM == nil && !o.AllowSoftwareKey {
+		return nil, ErrSoftwareKeyNotAllowed
+	}
+	if err := cfg.kdf().Validate(); err != nil {
+		return nil, err
+	}
+	pcrs := []int{7}
+	if o.PCRs != nil {
+		pcrs = slices.Clone(o.PCRs)
+		slices.Sort(pcrs)
+		pcrs = slices.Compact(pcrs)
+		for _, p := range pcrs {
+			if p < 0 || p > 23 {
+				return nil, fmt.Errorf("create vault: PCR %d out of range 0..23", p)
+			}
+		}
+	}
+	hdr := header{
+		FormatVersion: FormatVersion,
+		VaultID:       uuid.NewString(),
+		Created:       time.Now().UTC().Truncate(time.Second),
+		TPMKind:       string(platform.KindNone),
+		TPMSpec:       cfg.Spec.String(),
+		PCRs:          pcrs,
+		SoftwareKey:   cfg.TPM == nil,
+	}
+	if cfg.TPM != nil {
+		hdr.TPMKind = string(cfg.Spec.Kind)
+		if hdr.TPMKind == "" {
+			hdr.TPMKind = string(platform.KindAuto)
+		}
+	}
+	dek, err := crypto.NewRandomKey()
+	if err != nil {
+		return nil, err
+	}
+	defer dek.Zero()
+	userSlot, err := newUserSlot(&cfg, &hdr, o.User, o.PIN, &dek, cfg.TPM != nil)
+	if err != nil {
+		return nil, err
+	}
+	var recSlot *slot
+	if o.RecoveryKey != nil {
+		if recSlot, err = newRecoverySlot(&hdr, o.RecoveryKey, &dek); err != nil {
+			return nil, err
+		}
+	}
+
+	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create vault: %w", err)
+	}
+	tmp := path + ".creating"
+	_ = os.Remove(tmp)
+	db, err := bolt.Open(tmp, 0o600, &bolt.Options{Timeout: defaultLockTimeout})
+	if err != nil {
+		return nil, fmt.Errorf("create vault: %w", err)
+	}
+	k, err := newKeys(o.User, dek)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	err = db.Update(func(btx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketMeta, bucketKeyslots, bucketCases} {
+			if _, err := btx.CreateBucket(b); err != nil {
+				return err
+			}
+		}
+		hb, err := json.Marshal(hdr)
+		if err != nil {
+			return err
+		}
+		meta := btx.Bucket(bucketMeta)
+		if err := meta.Put(metaHeader, hb); err != nil {
+			return err
+		}
+		if err := meta.Put(metaDirty, []byte{0}); err != nil {
+			return err
+		}
+		if err := putSlot(btx, userSlot); err != nil {
+			return err
+		}
+		if recSlot != nil {
+			if err := putSlot(btx, recSlot); err != nil {
+				return err
+			}
+		}
+		tx := &Tx{btx: btx, k: k, counts: map[string]int64{}}
+		tx.counts[string(bucketCases)] = 0
+		if err := tx.flushCounts(); err != nil {
+			return err
+		}
+		return writeMAC(btx, &k.mac)
+	})
+	k.zero()
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		if _, serr := os.Lstat(path); serr == nil {
+			err = fmt.Errorf("%w: %s", ErrExists, path)
+		} else {
+			err = os.Rename(tmp, path)
+		}
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return nil, fmt.Errorf("create vault: %w", err)
+	}
+	v, err := Open(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := v.install(o.User, dek); err != nil {
+		v.Close()
+		return nil, err
+	}
+	v.log.Info("vault created", "path", path, "vault_id", hdr.VaultID, "tpm", hdr.TPMSpec, "software_key", hdr.SoftwareKey, "recovery", recSlot != nil)
+	return v, nil
+}
+
+// Open opens the vault in cfg.Dir, locked. It returns ErrNotInitialised when there is
+// no vault file, ErrAlreadyOpen when another process has it open and a *CorruptError
+// when the file is damaged. After an unclean shutdown it runs a consistency check.
+func Open(cfg Config) (*Vault, error) {
+	path := filepath.Join(cfg.Dir, FileName)
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w: no %s", ErrNotInitialised, path)
+	} else if err != nil {
+		return nil, fmt.Errorf("open vault: %w", err)
+	}
+	db, err := openBolt(path, cfg.LockTimeout)
+	if err != nil {
+		return nil, err
+	}
+	v := &Vault{cfg: cfg, path: path, log: cfg.logger(), db: db}
+	if err := v.init(); err != nil {
+		_ = guard(path, "close", db.Close)
+		return nil, err
+	}
+	return v, nil
+}
+
+// init reads the header, checks after an unclean shutdown and marks the file open.
+func (v *Vault) init() error {
+	var dirty bool
+	err := v.view(func(btx *bolt.Tx) error {
+		meta := btx.Bucket(bucketMeta)
+		if meta == nil || btx.Bucket(bucketKeyslots) == nil {
+			return &CorruptError{Path: v.path, Reason: "meta or keyslots bucket missing"}
+		}
+		hb := meta.Get(metaHeader)
+		if hb == nil {
+			return &CorruptError{Path: v.path, Reason: "vault header missing"}
+		}
+		if err := json.Unmarshal(hb, &v.hdr); err != nil {
+			return &CorruptError{Path: v.path, Reason: "vault header unreadable", Err: err}
+		}
+		if v.hdr.FormatVersion != FormatVersion {
+			return &CorruptError{Path: v.path, Reason: fmt.Sprintf("unsupported format version %d (this program reads %d)", v.hdr.FormatVersion, FormatVersion)}
+		}
+		d := meta.Get(metaDirty)
+		dirty = len(d) != 1 || d[0] != 0
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if dirty {
+		v.log.Warn("vault was not closed cleanly; running consistency check", "path", v.path)
+		if err := boltCheck(v.path, v.db); err != nil {
+			v.log.Error("consistency check failed", "path", v.path, "err", err)
+			return err
+		}
+		v.log.Info("consistency check passed", "path", v.path)
+	}
+	return v.update(func(btx *bolt.Tx) error {
+		return btx.Bucket(bucketMeta).Put(metaDirty, []byte{1})
+	})
+}
+
+// view and update run bbolt transactions behind guard.
+func (v *Vault) view(fn func(*bolt.Tx) error) error {
+	return guard(v.path, "read", func() error { return v.db.View(fn) })
+}
+
+func (v *Vault) update(fn func(*bolt.Tx) error) error {
+	return guard(v.path, "write", func() error { return v.db.Update(fn) })
+}
+
+// install makes k the vault's key material (the vault is then unlocked as user).
+func (v *Vault) install(user string, dek crypto.Key) error {
+	k, err := newKeys(user, dek)
+	if err != nil {
+		return err
+	}
+	v.mu.Lock()
+	old := v.keys
+	v.keys = k
+	v.mu.Unlock()
+	old.zero()
+	return nil
+}
+
+// unlocked returns the key material, or ErrLocked.
+func (v *Vault) unlockedKeys() (*keys, error) {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	if v.closed {
+		return nil, fmt.Errorf("%w (closed)", ErrLocked)
+	}
+	if v.keys == nil {
+		return nil, ErrLocked
+	}
+	return v.keys, nil
+}
+
+// Unlocked reports whether the vault is unlocked.
+func (v *Vault) Unlocked() bool {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	return v.keys != nil
+}
+
+// User returns the user the vault is unlocked as, or "" when locked.
+func (v *Vault) User() string {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	if v.keys == nil {
+		return ""
+	}
+	return v.keys.user
+}
+
+// Lock zeroes the data key and its subkeys and drops the ciphers. Operations already
+// running finish with the keys they started with.
+func (v *Vault) Lock() {
+	v.mu.Lock()
+	k := v.keys
+	v.keys = nil
+	v.mu.Unlock()
+	if k != nil {
+		k.zero()
+		v.log.Info("vault locked", "path", v.path)
+	}
+}
+
+// Close locks the vault, marks the file as cleanly shut down and closes it.
+func (v *Vault) Close() error {
+	v.Lock()
+	v.mu.Lock()
+	if v.closed {
+		v.mu.Unlock()
+		return nil
+	}
+	v.closed = true
+	v.mu.Unlock()
+	err := v.update(func(btx *bolt.Tx) error {
+		return btx.Bucket(bucketMeta).Put(metaDirty, []byte{0})
+	})
+	if cerr := guard(v.path, "close", v.db.Close); err == nil {
+		err = cerr
+	}
+	if v.ownedTPM != nil {
+		if cerr := v.ownedTPM.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("close TPM: %w", cerr)
+		}
+	}
+	return err
+}
+
+// Status describes a vault for `fieldoffice status` and the device screen.
+type Status struct {
+	Path               string
+	Initialised        bool
+	FormatVersion      int
+	SizeBytes          int64
+	VaultID            string
+	Created            time.Time
+	TPMKind            string
+	TPMSpec            string
+	PCRs               []int
+	Slots              []SlotInfo
+	Unlocked           bool
+	User               string
+	RecoveryConfigured bool
+	SoftwareKey        bool // a key slot is not hardware-protected
+	RollbackProtected  bool // false until anti-rollback lands
+}
+
+// SlotInfo describes one key slot.
+type SlotInfo struct {
+	Name     string
+	Type     string // "tpm", "software" or "recovery"
+	Failures int    // wrong PINs in a row
+	Locked   bool   // MaxFailures reached
+	Created  time.Time
+}
+
+// Status returns the vault's status. It works while locked; the header and slot list
+// are then as read from the file, not yet verified by the header MAC (Unlock verifies).
+func (v *Vault) Status() Status {
+	v.mu.RLock()
+	hdr := v.hdr
+	st := Status{
+		Path: v.path, Initialised: true, FormatVersion: hdr.FormatVersion, VaultID: hdr.VaultID,
+		Created: hdr.Created, TPMKind: hdr.TPMKind, TPMSpec: hdr.TPMSpec, PCRs: slices.Clone(hdr.PCRs),
+		SoftwareKey: hdr.SoftwareKey, Unlocked: v.keys != nil,
+	}
+	if v.keys != nil {
+		st.User = v.keys.user
+	}
+	closed := v.closed
+	v.mu.RUnlock()
+	if fi, err := os.Stat(v.path); err == nil {
+		st.SizeBytes = fi.Size()
+	}
+	if closed {
+		return st
+	}
+	_ = v.view(func(btx *bolt.Tx) error {
+		return forEachSlot(btx, func(s *slot, failures int) {
+			st.Slots = append(st.Slots, SlotInfo{Name: s.Name, Type: s.Type, Failures: failures, Locked: failures >= MaxFailures, Created: s.Created})
+			switch s.Type {
+			case slotRecovery:
+				st.RecoveryConfigured = true
+			case slotSoftware:
+				st.SoftwareKey = true
+			}
+		})
+	})
+	return st
+}
+
+// Users returns the names of the users with a key slot, sorted.
+func (v *Vault) Users() []string {
+	var users []string
+	_ = v.view(func(btx *bolt.Tx) error {
+		return forEachSlot(btx, func(s *slot, _ int) {
+			if s.Type != slotRecovery {
+				users = append(users, s.Name)
+			}
+		})
+	})
+	return users
+}
+
+func u64(b []byte) (uint64, bool) {
+	if len(b) != 8 {
+		return 0, false
+	}
+	return binary.BigEndian.Uint64(b), true
+}
+
+func putU64(n uint64) []byte { return binary.BigEndian.AppendUint64(nil, n) }

@@ -1,0 +1,97 @@
+package storage
+
+import (
+	"errors"
+	"testing"
+
+	"fieldoffice/platform"
+	"fieldoffice/platform/tpmtest"
+	"fieldoffice/storage/crypto"
+)
+
+// openSim opens the in-process TPM simulator for spec; it skips the test when the
+// simulator is not built in. The simulator is a singleton: tests here do not run in
+// parallel and close it before opening another.
+func openSim(t *testing.T, spec platform.Spec) platform.TPM {
+	t.Helper()
+	tpm, err := platform.Open(spec)
+	if errors.Is(err, platform.ErrNotSupported) {
+		t.Skipf("simulator not available: %v", err)
+	}
+	if err != nil {
+		t.Fatalf("open simulator: %v", err)
+	}
+	return tpm
+}
+
+func TestSimulatorVault(t *testing.T) {
+	spec := tpmtest.SimSpec(t)
+	tpm := openSim(t, spec)
+	cfg := testConfig(t, tpm)
+	cfg.Spec = spec
+	rec, _ := crypto.GenerateRecoveryKey()
+	v, err := Create(cfg, CreateOptions{User: "anna", PIN: pinAnna, RecoveryKey: rec.PublicKey()})
+	if err != nil {
+		tpm.Close()
+		t.Fatal(err)
+	}
+	r := newCase(t, map[string]string{"name": "Weber"})
+	if err := v.PutCase(r); err != nil {
+		t.Fatal(err)
+	}
+	v.Lock()
+
+	// Seal/unseal round trip and wrong PIN counting on the simulator.
+	var wp *WrongPINError
+	if err := v.Unlock("anna", pinBob); !errors.As(err, &wp) || wp.Left != MaxFailures-1 {
+		t.Fatalf("wrong PIN: %v", err)
+	}
+	if err := v.Unlock("anna", pinAnna); err != nil {
+		t.Fatalf("unlock: %v", err)
+	}
+	if got, err := v.GetCase(r.ID); err != nil || got.Fields["name"] != "Weber" {
+		t.Fatalf("GetCase: %v", err)
+	}
+	v.Lock()
+
+	// PCR 7 changes (e.g. a Secure Boot update): the TPM refuses.
+	ext, ok := tpm.(platform.PCRExtender)
+	if !ok {
+		t.Fatalf("%T does not implement platform.PCRExtender", tpm)
+	}
+	if err := ext.ExtendPCR(7, []byte("new db entry")); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Unlock("anna", pinAnna); !errors.Is(err, ErrTPMRefused) {
+		t.Fatalf("after PCR 7 extend: %v", err)
+	}
+	if err := v.Close(); err != nil {
+		t.Fatal(err)
+	}
+	tpm.Close()
+
+	// Another simulator (another seed) is another TPM.
+	spec2 := tpmtest.SimSpec(t)
+	tpm2 := openSim(t, spec2)
+	defer tpm2.Close()
+	cfg.TPM, cfg.Spec = tpm2, spec2
+	v = MustOpen(t, cfg)
+	if err := v.Unlock("anna", pinAnna); !errors.Is(err, ErrTPMRefused) {
+		t.Fatalf("on another TPM: %v", err)
+	}
+	// The recovery key enrols a slot on the new TPM.
+	if err := v.Recover(rec, "anna", []byte("246810")); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := v.GetCase(r.ID); err != nil || got.Fields["name"] != "Weber" {
+		t.Fatalf("GetCase after recover: %v", err)
+	}
+	mustClose(t, v)
+	v = MustOpen(t, cfg)
+	if err := v.Unlock("anna", []byte("246810")); err != nil {
+		t.Fatalf("unlock with the new slot: %v", err)
+	}
+	if st := v.Status(); st.TPMSpec != spec2.String() {
+		t.Fatalf("Status.TPMSpec = %q, want %q", st.TPMSpec, spec2)
+	}
+}
