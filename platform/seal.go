@@ -2,6 +2,8 @@ package platform
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
 	"crypto/subtle"
 	"errors"
 	"fmt"
@@ -12,6 +14,25 @@ import (
 
 // MaxSecretSize is the largest secret Seal accepts; secrets must not be empty.
 const MaxSecretSize = 32
+
+// objectAuth maps the caller's auth value to the one given to the TPM: the
+// base64url encoding of the first 24 bytes of SHA-256(authValue) — 32 printable
+// bytes, 192 bits, never a zero byte.
+//
+// Why: go-tpm v0.9.6 builds a session's HMAC key from the auth value with
+// hmacKeyFromAuthValue, which is meant to drop trailing zero bytes (TPM 2.0 Part 1,
+// 19.6.5) but cuts the value at its first zero byte anywhere. A random 32-byte auth
+// value contains a zero byte about 12 % of the time, and its unseal then fails with
+// TPM_RC_AUTH_FAIL although the PIN is right — counting towards the TPM's lockout.
+// An auth value without zero bytes sidesteps the bug; TestAuthValueWithZeroBytes
+// guards it.
+func objectAuth(authValue []byte) []byte {
+	sum := sha256.Sum256(authValue)
+	out := make([]byte, base64.RawURLEncoding.EncodedLen(24))
+	base64.RawURLEncoding.Encode(out, sum[:24])
+	clear(sum[:])
+	return out
+}
 
 // sealPolicy computes the authPolicy of a sealed object: PolicyPCR(SHA-256 bank,
 // pcrs, pcrDigest) if pcrs is not empty, then PolicyAuthValue.
@@ -76,7 +97,7 @@ func (d *tpm2Device) Seal(secret, authValue []byte, pcrs []int) (*SealedKey, err
 				tpm2.AESEncryption(128, tpm2.EncryptIn)),
 		},
 		InSensitive: tpm2.TPM2BSensitiveCreate{Sensitive: &tpm2.TPMSSensitiveCreate{
-			UserAuth: tpm2.TPM2BAuth{Buffer: authValue},
+			UserAuth: tpm2.TPM2BAuth{Buffer: objectAuth(authValue)},
 			Data:     tpm2.NewTPMUSensitiveCreate(&tpm2.TPM2BSensitiveData{Buffer: secret}),
 		}},
 		InPublic: tpm2.New2B(tpm2.TPMTPublic{
@@ -155,7 +176,7 @@ func (d *tpm2Device) Unseal(sk *SealedKey, authValue []byte) ([]byte, error) {
 		},
 		tpm2.Salted(srk.handle, srk.pub),
 		tpm2.AESEncryption(128, tpm2.EncryptOut),
-		tpm2.Auth(authValue))
+		tpm2.Auth(objectAuth(authValue)))
 	rsp, err := tpm2.Unseal{
 		ItemHandle: tpm2.AuthHandle{Handle: load.ObjectHandle, Name: load.Name, Auth: sess},
 	}.Execute(d.t)

@@ -4,6 +4,7 @@ package platform_test
 
 import (
 	"bytes"
+	"crypto/rand"
 	"errors"
 	"os"
 	"path/filepath"
@@ -271,5 +272,36 @@ func TestSimLockoutDoesNotTripEarly(t *testing.T) {
 	t.Logf("lockout after %d wrong guesses: %v", wrong, last)
 	if _, err := tp.Unseal(sk, pin); !errors.Is(err, platform.ErrLockout) {
 		t.Fatalf("right PIN during lockout: %v, want ErrLockout", err)
+	}
+}
+
+// TestAuthValueWithZeroBytes seals and unseals with auth values that contain zero
+// bytes at every position (go-tpm v0.9.6 truncates a session's auth value at its first
+// zero byte; objectAuth works around it) and with random ones.
+func TestAuthValueWithZeroBytes(t *testing.T) {
+	tpm := openSim(t, tpmtest.SimSpec(t))
+	auths := [][]byte{{0}, {0, 1}, {1, 0}}
+	for i := 0; i < 32; i++ {
+		a := bytes.Repeat([]byte{0x5a}, 32)
+		a[i] = 0
+		auths = append(auths, a)
+	}
+	for i := 0; i < 40; i++ {
+		a := make([]byte, 32)
+		rand.Read(a)
+		auths = append(auths, a)
+	}
+	for i, a := range auths {
+		sk, err := tpm.Seal(secret, a, nil)
+		if err != nil {
+			t.Fatalf("auth %d: seal: %v", i, err)
+		}
+		got, err := tpm.Unseal(sk, a)
+		if err != nil {
+			t.Fatalf("auth %d (%x): unseal: %v", i, a, err)
+		}
+		if !bytes.Equal(got, secret) {
+			t.Fatalf("auth %d: unsealed %x", i, got)
+		}
 	}
 }
