@@ -3,8 +3,8 @@ package platform
 import (
 	"bytes"
 	"crypto/sha256"
-	"encoding/base64"
 	"crypto/subtle"
+	"encoding/base64"
 	"errors"
 	"fmt"
 
