@@ -67,14 +67,8 @@ func writeVault(b *testing.B, cfg Config, keys, vals [][]byte) *Vault {
 		b.Fatal(err)
 	}
 	for i := 0; i < len(keys); i += benchBatch {
-		err := v.Update(func(tx *Tx) error {
-			for j := i; j < i+benchBatch && j < len(keys); j++ {
-				if err := tx.Put(benchBucket, keys[j], vals[j]); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
+		end := min(i+benchBatch, len(keys))
+		err := v.Update(func(tx *Tx) error { return tx.PutBatch(benchBucket, keys[i:end], vals[i:end]) })
 		if err != nil {
 			b.Fatal(err)
 		}

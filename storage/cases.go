@@ -30,14 +30,12 @@ func (v *Vault) PutMany(rs []*cases.Record) error {
 		}
 		encs = append(encs, enc{[]byte(r.ID), b})
 	}
-	return v.Update(func(tx *Tx) error {
-		for _, e := range encs {
-			if err := tx.Put(bucketCases, e.id, e.val); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	keys := make([][]byte, len(encs))
+	vals := make([][]byte, len(encs))
+	for i, e := range encs {
+		keys[i], vals[i] = e.id, e.val
+	}
+	return v.Update(func(tx *Tx) error { return tx.PutBatch(bucketCases, keys, vals) })
 }
 
 // GetCase returns the case with the given ID, or ErrNotFound.
