@@ -15,6 +15,7 @@ import (
 
 	"fieldoffice/app"
 	"fieldoffice/cli"
+	_ "fieldoffice/platform/locale" // before Fyne reads the locale: see its doc
 )
 
 func main() {

@@ -14,6 +14,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"fieldoffice/platform"
+	_ "fieldoffice/platform/locale" // a C locale becomes German before Fyne reads it
 	"fieldoffice/storage"
 )
 
@@ -104,7 +105,7 @@ func (u *UI) open() {
 			u.setScreen("Fehler", u.errorScreen(err))
 		default:
 			u.vlt = v
-			u.setScreen("Entsperren", u.unlockScreen(""))
+			u.showUnlock("")
 		}
 	})
 }

@@ -101,8 +101,13 @@ func (u *UI) unlockScreen(msg string) fyne.CanvasObject {
 		widget.NewLabelWithStyle("FieldOffice", fyne.TextAlignCenter, fyne.TextStyle{Bold: true}),
 		widget.NewLabel("Benutzer"), who,
 		widget.NewLabel("PIN"), pin, btn, status)
-	u.win.Canvas().Focus(pin)
 	return container.NewCenter(container.NewGridWrap(fyne.NewSize(360, 360), form))
+}
+
+// showUnlock shows the unlock screen with msg and puts the keyboard focus on the PIN.
+func (u *UI) showUnlock(msg string) {
+	u.setScreen("Entsperren", u.unlockScreen(msg))
+	u.win.Canvas().Focus(u.unlock.pin)
 }
 
 // showCases loads the cases in the background and shows them.
@@ -129,7 +134,7 @@ func (u *UI) caseList(recs []*cases.Record) fyne.CanvasObject {
 			if v := r.Fields["vorname"]; v != "" {
 				name = v + " " + name
 			}
-			o.(*widget.Label).SetText(fmt.Sprintf("%s   %s   %s   %s", r.Created.Local().Format("02.01.2006"), r.Type, name, r.ID[:8]))
+			o.(*widget.Label).SetText(fmt.Sprintf("%s   %s   %s   %s", r.Created.Local().Format("02.01.2006"), r.Type, name, r.ID[len(r.ID)-8:]))
 		})
 	detail := widget.NewLabel("Vorgang auswählen")
 	detail.Wrapping = fyne.TextWrapWord
@@ -143,7 +148,7 @@ func (u *UI) caseList(recs []*cases.Record) fyne.CanvasObject {
 	}
 	lock := widget.NewButton("Sperren", func() {
 		u.vlt.Lock()
-		u.setScreen("Entsperren", u.unlockScreen("Gesperrt."))
+		u.showUnlock("Gesperrt.")
 	})
 	top := container.NewBorder(nil, nil, widget.NewLabel(fmt.Sprintf("%d Vorgänge – angemeldet: %s", len(recs), u.vlt.User())), lock)
 	split := container.NewHSplit(list, container.NewVScroll(detail))
