@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	bolt "go.etcd.io/bbolt"
+
 	"fieldoffice/platform"
 	"fieldoffice/platform/tpmtest"
 	"fieldoffice/storage"
@@ -214,5 +216,74 @@ func TestParsePCRs(t *testing.T) {
 		if (err != nil) != tc.err || (err == nil && fmt.Sprint(got) != tc.want) {
 			t.Errorf("parsePCRs(%q) = %v, %v", tc.in, got, err)
 		}
+	}
+}
+
+// TestCLISlotLockAndReset: five wrong PINs in a row lock a slot (exit 3 even with the
+// right PIN), another user releases it.
+func TestCLISlotLockAndReset(t *testing.T) {
+	r := newRunner(t, platform.Spec{Kind: platform.KindNone})
+	r.must("135790\n", nil, "init", "--user", "anna", "--allow-software-key")
+	r.must("135790\n864200\n", nil, "user", "add", "ben", "--user", "anna")
+	for i := 4; i >= 0; i-- {
+		res := r.expect(ExitAuth, "000000\n", nil, "case", "list", "--user", "anna")
+		if !strings.Contains(res.stderr, fmt.Sprint(i)) {
+			t.Errorf("attempt with %d left: %q", i, res.stderr)
+		}
+	}
+	res := r.expect(ExitAuth, "135790\n", nil, "case", "list", "--user", "anna")
+	if !strings.Contains(res.stderr, "locked") {
+		t.Errorf("locked slot message: %q", res.stderr)
+	}
+	if out := r.must("", nil, "status"); !strings.Contains(out, "LOCKED") {
+		t.Errorf("status does not show the locked slot:\n%s", out)
+	}
+	r.expect(ExitUsage, "864200\n", nil, "user", "reset", "anna")
+	r.must("864200\n", nil, "user", "reset", "anna", "--user", "ben")
+	r.must("135790\n", nil, "case", "list", "--user", "anna")
+}
+
+// TestCLITamperedValue: a changed byte in a stored case gives exit code 4 and names
+// bucket and key; the case content is not printed.
+func TestCLITamperedValue(t *testing.T) {
+	r := newRunner(t, platform.Spec{Kind: platform.KindNone})
+	r.must("135790\n", nil, "init", "--user", "anna", "--allow-software-key")
+	id := strings.TrimSpace(r.must("135790\n", nil, "case", "new", "--type", "anmeldung", "--set", "nachname=Geheimnis"))
+
+	db, err := bolt.Open(filepath.Join(r.data, storage.FileName), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte("cases"))
+		v := bytes.Clone(b.Get([]byte(id)))
+		v[len(v)/2] ^= 0x01
+		return b.Put([]byte(id), v)
+	})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"case", "show", id}, {"case", "list"}} {
+		res := r.expect(ExitTampered, "135790\n", nil, args...)
+		if !strings.Contains(res.stderr, "cases") || !strings.Contains(res.stderr, id) || strings.Contains(res.stdout+res.stderr, "Geheimnis") {
+			t.Errorf("%v: stderr %q stdout %q", args, res.stderr, res.stdout)
+		}
+	}
+}
+
+// TestCLISecondInstance: while the vault is open elsewhere, a command fails quickly
+// with "already open" instead of hanging.
+func TestCLISecondInstance(t *testing.T) {
+	r := newRunner(t, platform.Spec{Kind: platform.KindNone})
+	r.must("135790\n", nil, "init", "--user", "anna", "--allow-software-key")
+	v, err := storage.Open(storage.Config{Dir: r.data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	res := r.expect(ExitError, "", nil, "status")
+	if !strings.Contains(res.stderr, "open in another process") {
+		t.Errorf("second instance: %q", res.stderr)
 	}
 }
