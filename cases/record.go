@@ -1,6 +1,3 @@
-// Package cases is the FieldOffice domain: cases (Vorgänge), their form values and,
-// in later steps, workflow, validation, field patches and merge. It is pure Go and
-// does no I/O.
 package cases
 
 import (
