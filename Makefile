@@ -58,7 +58,8 @@ test-short: deps
 # Writes and reads 100,000 records of 4 KiB through the vault and plain bbolt in one
 # run and prints the ratios; counts TPM commands per unlock. Figures: docs/BENCHMARKS.md.
 bench: deps
-	$(GO) test -run '^$$' -bench 'BenchmarkVault|BenchmarkUnlock|BenchmarkSeal4K' -benchtime 1x -count 5 ./storage/ | tee .make/bench.txt
+	$(GO) test -run '^$$' -bench 'BenchmarkVault|BenchmarkUnlock' -benchtime 1x -count 5 ./storage/ | tee .make/bench.txt
+	$(GO) test -run '^$$' -bench 'BenchmarkSeal4K' -count 5 ./storage/ | tee -a .make/bench.txt
 	$(GO) run ./scripts/benchratio < .make/bench.txt
 
 clean:
