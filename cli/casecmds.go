@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -57,14 +56,11 @@ func caseNew(c *ctxt, args []string) error {
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
-	v, done, err := c.openVault()
+	v, done, err := c.openUnlocked()
 	if err != nil {
 		return err
 	}
 	defer done()
-	if err := c.unlock(v); err != nil {
-		return err
-	}
 	if err := v.PutCase(rec); err != nil {
 		return err
 	}
@@ -82,22 +78,17 @@ func caseShow(c *ctxt, args []string) error {
 	if len(pos) != 1 || !cases.ValidID(pos[0]) {
 		return fmt.Errorf("%w: fieldoffice case show ID (a case ID looks like 0193a5b2-...)", errUsage)
 	}
-	v, done, err := c.openVault()
+	v, done, err := c.openUnlocked()
 	if err != nil {
 		return err
 	}
 	defer done()
-	if err := c.unlock(v); err != nil {
-		return err
-	}
 	rec, err := v.GetCase(pos[0])
 	if err != nil {
 		return err
 	}
 	if *asJSON {
-		enc := json.NewEncoder(c.env.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rec)
+		return c.printJSON(rec)
 	}
 	w := tabwriter.NewWriter(c.env.Stdout, 0, 0, 2, ' ', 0)
 	defer w.Flush()
@@ -119,14 +110,11 @@ func caseList(c *ctxt, args []string) error {
 	if len(pos) > 0 {
 		return fmt.Errorf("%w: fieldoffice case list [--json]", errUsage)
 	}
-	v, done, err := c.openVault()
+	v, done, err := c.openUnlocked()
 	if err != nil {
 		return err
 	}
 	defer done()
-	if err := c.unlock(v); err != nil {
-		return err
-	}
 	recs, err := v.ListCases()
 	if err != nil {
 		return err
@@ -135,9 +123,7 @@ func caseList(c *ctxt, args []string) error {
 		if recs == nil {
 			recs = []*cases.Record{}
 		}
-		enc := json.NewEncoder(c.env.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(recs)
+		return c.printJSON(recs)
 	}
 	w := tabwriter.NewWriter(c.env.Stdout, 0, 0, 2, ' ', 0)
 	defer w.Flush()

@@ -9,6 +9,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -252,6 +253,26 @@ func (c *ctxt) openVault() (*storage.Vault, func(), error) {
 		}
 	}
 	return v, done, nil
+}
+
+// openUnlocked opens the vault and unlocks it as the acting user.
+func (c *ctxt) openUnlocked() (*storage.Vault, func(), error) {
+	v, done, err := c.openVault()
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := c.unlock(v); err != nil {
+		done()
+		return nil, nil, err
+	}
+	return v, done, nil
+}
+
+// printJSON writes v to stdout as indented JSON.
+func (c *ctxt) printJSON(v any) error {
+	enc := json.NewEncoder(c.env.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
 
 // actingUser returns the user who unlocks: --user, FIELDOFFICE_USER, or the only user.

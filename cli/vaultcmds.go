@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"crypto/ecdh"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -249,9 +248,7 @@ func cmdStatus(_ context.Context, c *ctxt, args []string) error {
 	}
 	out := statusJSON(dir, st)
 	if *asJSON {
-		enc := json.NewEncoder(c.env.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(out)
+		return c.printJSON(out)
 	}
 	w := tabwriter.NewWriter(c.env.Stdout, 0, 0, 2, ' ', 0)
 	defer w.Flush()
