@@ -57,6 +57,7 @@ func init() {
 		{"recover", "unlock with the organisation's recovery key and enroll a new TPM slot", cmdRecover},
 		{"keygen-recovery", "write an X25519 recovery key pair for admins", cmdKeygen},
 		{"case", "work with cases: new | show ID | list", cmdCase},
+		{"forms", "the services and their forms: list | show TYPE", cmdForms},
 		{"version", "print the version", cmdVersion},
 	}
 }

@@ -287,3 +287,25 @@ func TestCLISecondInstance(t *testing.T) {
 		t.Errorf("second instance: %q", res.stderr)
 	}
 }
+
+func TestCLIForms(t *testing.T) {
+	r := newRunner(t, platform.Spec{Kind: platform.KindNone})
+	var list []FormJSON
+	if err := json.Unmarshal([]byte(r.must("", nil, "forms", "list", "--json")), &list); err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 4 || list[0].Service != "anmeldung" || list[0].Title != "Anmeldung einer Wohnung" {
+		t.Fatalf("forms list: %+v", list)
+	}
+	var f FormJSON
+	if err := json.Unmarshal([]byte(r.must("", nil, "forms", "show", "gewerbeanmeldung", "--json", "--lang", "en")), &f); err != nil {
+		t.Fatal(err)
+	}
+	if f.Service != "gewerbeanmeldung" || len(f.Fields) < 10 || len(f.States) == 0 || len(f.Steps) == 0 || f.Title == "Gewerbeanmeldung" {
+		t.Fatalf("forms show (en): %+v", f)
+	}
+	if out := r.must("", nil, "forms", "show", "anmeldung"); !strings.Contains(out, "neue_wohnung.{strasse") || !strings.Contains(out, "eingegangen") {
+		t.Errorf("forms show text:\n%s", out)
+	}
+	r.expect(ExitUsage, "", nil, "forms", "show", "hundesteuer")
+}
