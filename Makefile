@@ -62,5 +62,11 @@ bench: deps
 	$(GO) test -run '^$$' -bench 'BenchmarkSeal4K' -count 5 ./storage/ | tee -a .make/bench.txt
 	$(GO) run ./scripts/benchratio < .make/bench.txt
 
+# FieldOffice's encrypted store against SQLCipher, same workload in one run (issue 3);
+# a separate Go module (bench/) so the product's go.mod stays free of cgo SQLCipher.
+.PHONY: bench-sqlcipher
+bench-sqlcipher: deps
+	cd bench && $(GO) run ./cmd/storecmp
+
 clean:
 	rm -rf bin dist .make .demo

@@ -8,7 +8,7 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
 
-	"fieldoffice/cases"
+	"fieldoffice/assets"
 	"fieldoffice/platform"
 	"fieldoffice/storage"
 	"fieldoffice/storage/crypto"
@@ -50,11 +50,8 @@ func softwareVault(t *testing.T, pin string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec, err := cases.NewRecord("anmeldung", map[string]string{"vorname": "Anna", "nachname": "Schäfer"}, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := v.PutCase(rec); err != nil {
+	v.SetForms(assets.Schemas{})
+	if _, err := v.NewCase("anmeldung", map[string]string{"vornamen": "Anna", "familienname": "Schäfer"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := v.Close(); err != nil {

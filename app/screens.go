@@ -10,6 +10,7 @@ import (
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/widget"
 
+	"fieldoffice/assets"
 	"fieldoffice/cases"
 	"fieldoffice/storage"
 )
@@ -110,48 +111,76 @@ func (u *UI) showUnlock(msg string) {
 	u.win.Canvas().Focus(u.unlock.pin)
 }
 
-// showCases loads the cases in the background and shows them.
+// showCases loads the case list (summaries only) in the background and shows it.
 func (u *UI) showCases() {
 	u.setScreen("Vorgänge", container.NewCenter(widget.NewLabel("Vorgänge werden geladen …")))
 	go func() {
-		recs, err := u.vlt.ListCases()
+		u.vlt.SetForms(assets.Schemas{})
+		list, err := u.vlt.Cases(storage.CaseQuery{Sort: "updated", Desc: true})
 		fyne.Do(func() {
 			if err != nil {
 				u.setScreen("Fehler", u.errorScreen(err))
 				return
 			}
-			u.setScreen("Vorgänge", u.caseList(recs))
+			u.setScreen("Vorgänge", u.caseList(list))
 		})
 	}()
 }
 
-func (u *UI) caseList(recs []*cases.Record) fyne.CanvasObject {
-	list := widget.NewList(func() int { return len(recs) },
+// caseRow is the one line the list shows of a case.
+func caseRow(s cases.Summary) string {
+	due := ""
+	if d, err := cases.ParseDate(s.DueDate); err == nil && s.DueDate != "" {
+		due = "WV " + cases.FormatDate(d)
+	}
+	badge := ""
+	switch {
+	case s.Flags&cases.FlagConflict != 0:
+		badge = "  ⚠ Konflikt"
+	case s.Flags&cases.FlagUnsynced != 0:
+		badge = "  ● nicht synchronisiert"
+	}
+	return fmt.Sprintf("%s   %s   %s   %s   %s%s", s.Aktenzeichen, s.Applicant, s.Service, s.Status, due, badge)
+}
+
+func (u *UI) caseList(list []cases.Summary) fyne.CanvasObject {
+	lw := widget.NewList(func() int { return len(list) },
 		func() fyne.CanvasObject { return widget.NewLabel("") },
-		func(i widget.ListItemID, o fyne.CanvasObject) {
-			r := recs[i]
-			name := r.Fields["nachname"]
-			if v := r.Fields["vorname"]; v != "" {
-				name = v + " " + name
-			}
-			o.(*widget.Label).SetText(fmt.Sprintf("%s   %s   %s   %s", r.Created.Local().Format("02.01.2006"), r.Type, name, r.ID[len(r.ID)-8:]))
-		})
+		func(i widget.ListItemID, o fyne.CanvasObject) { o.(*widget.Label).SetText(caseRow(list[i])) })
 	detail := widget.NewLabel("Vorgang auswählen")
 	detail.Wrapping = fyne.TextWrapWord
-	list.OnSelected = func(i widget.ListItemID) {
-		r := recs[i]
-		s := fmt.Sprintf("Vorgang %s\nLeistung: %s\nAngelegt: %s\n\n", r.ID, r.Type, r.Created.Local().Format("02.01.2006 15:04"))
-		for _, k := range slices.Sorted(maps.Keys(r.Fields)) {
-			s += k + ": " + r.Fields[k] + "\n"
-		}
-		detail.SetText(s)
+	lw.OnSelected = func(i widget.ListItemID) {
+		id := list[i].ID
+		go func() {
+			c, err := u.vlt.Case(id)
+			fyne.Do(func() {
+				if err != nil {
+					detail.SetText("Der Vorgang kann nicht gelesen werden: " + err.Error())
+					return
+				}
+				detail.SetText(caseText(c))
+			})
+		}()
 	}
 	lock := widget.NewButton("Sperren", func() {
 		u.vlt.Lock()
 		u.showUnlock("Gesperrt.")
 	})
-	top := container.NewBorder(nil, nil, widget.NewLabel(fmt.Sprintf("%d Vorgänge – angemeldet: %s", len(recs), u.vlt.User())), lock)
-	split := container.NewHSplit(list, container.NewVScroll(detail))
+	top := container.NewBorder(nil, nil, widget.NewLabel(fmt.Sprintf("%d Vorgänge – angemeldet: %s", len(list), u.vlt.User())), lock)
+	split := container.NewHSplit(lw, container.NewVScroll(detail))
 	split.Offset = 0.55
 	return container.NewBorder(top, nil, nil, nil, split)
+}
+
+// caseText is the detail pane's text of a case.
+func caseText(c *cases.Case) string {
+	s := fmt.Sprintf("Vorgang %s\nAktenzeichen: %s\nLeistung: %s\nStatus: %s\nAntragsteller/in: %s\nAnschrift: %s\nAngelegt: %s\n\n",
+		c.ID, c.Aktenzeichen, c.Service, c.Status, c.Applicant.DisplayName(), c.Applicant.Address, c.Created.Local().Format("02.01.2006 15:04"))
+	for _, k := range slices.Sorted(maps.Keys(c.Values)) {
+		s += k + ": " + c.Values[k] + "\n"
+	}
+	for _, n := range c.Notes {
+		s += "\nVermerk " + n.Created.Local().Format("02.01.2006") + ": " + n.Text
+	}
+	return s
 }

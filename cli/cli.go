@@ -56,7 +56,9 @@ func init() {
 		{"user", "manage user key slots: list | add NAME | remove NAME | passwd [NAME] | reset NAME", cmdUser},
 		{"recover", "unlock with the organisation's recovery key and enroll a new TPM slot", cmdRecover},
 		{"keygen-recovery", "write an X25519 recovery key pair for admins", cmdKeygen},
-		{"case", "work with cases: new | show ID | list", cmdCase},
+		{"case", "work with cases: new | set | transition | note | attach | export-attachment | list | search | show", cmdCase},
+		{"audit", "the audit trail: verify | export [--json]", cmdAudit},
+		{"demo-data", "add N realistic demo cases (--cases N) for demos and benchmarks", cmdDemoData},
 		{"forms", "the services and their forms: list | show TYPE", cmdForms},
 		{"version", "print the version", cmdVersion},
 	}

@@ -107,17 +107,14 @@ func flow(t *testing.T, r *runner) string {
 	}
 
 	id := strings.TrimSpace(r.must("135790\n", nil, "case", "new", "--type", "anmeldung",
-		"--set", "nachname=Müller", "--set", "vorname=Jörg", "--set", "plz=04109"))
+		"--set", "familienname=Müller", "--set", "vornamen=Jörg", "--set", "neue_wohnung.plz=04109"))
 	out := r.must("135790\n", nil, "case", "show", id, "--json")
-	var rec struct {
-		ID     string
-		Type   string
-		Fields map[string]string
-	}
+	var rec CaseJSON
 	if err := json.Unmarshal([]byte(out), &rec); err != nil {
 		t.Fatal(err)
 	}
-	if rec.ID != id || rec.Type != "anmeldung" || rec.Fields["nachname"] != "Müller" || rec.Fields["vorname"] != "Jörg" {
+	if rec.ID != id || rec.Service != "anmeldung" || rec.Values["familienname"] != "Müller" || rec.Applicant.GivenNames != "Jörg" ||
+		rec.Applicant.Address.Postcode != "04109" || rec.Status != "eingegangen" || rec.Unsynced != 1 {
 		t.Fatalf("case show = %+v", rec)
 	}
 	if out := r.must("", []string{"FIELDOFFICE_PIN=135790"}, "case", "list"); !strings.Contains(out, id) {
@@ -248,26 +245,32 @@ func TestCLISlotLockAndReset(t *testing.T) {
 func TestCLITamperedValue(t *testing.T) {
 	r := newRunner(t, platform.Spec{Kind: platform.KindNone})
 	r.must("135790\n", nil, "init", "--user", "anna", "--allow-software-key")
-	id := strings.TrimSpace(r.must("135790\n", nil, "case", "new", "--type", "anmeldung", "--set", "nachname=Geheimnis"))
+	id := strings.TrimSpace(r.must("135790\n", nil, "case", "new", "--type", "anmeldung", "--set", "familienname=Geheimnis"))
 
-	db, err := bolt.Open(filepath.Join(r.data, storage.FileName), 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket([]byte("cases"))
-		v := bytes.Clone(b.Get([]byte(id)))
-		v[len(v)/2] ^= 0x01
-		return b.Put([]byte(id), v)
-	})
-	db.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, args := range [][]string{{"case", "show", id}, {"case", "list"}} {
-		res := r.expect(ExitTampered, "135790\n", nil, args...)
-		if !strings.Contains(res.stderr, "cases") || !strings.Contains(res.stderr, id) || strings.Contains(res.stdout+res.stderr, "Geheimnis") {
-			t.Errorf("%v: stderr %q stdout %q", args, res.stderr, res.stdout)
+	for _, tc := range []struct {
+		bucket string
+		args   []string
+	}{
+		{"cases", []string{"case", "show", id}},
+		{"summaries", []string{"case", "list"}},
+	} {
+		db, err := bolt.Open(filepath.Join(r.data, storage.FileName), 0o600, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = db.Update(func(tx *bolt.Tx) error {
+			b := tx.Bucket([]byte(tc.bucket))
+			v := bytes.Clone(b.Get([]byte(id)))
+			v[len(v)/2] ^= 0x01
+			return b.Put([]byte(id), v)
+		})
+		db.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := r.expect(ExitTampered, "135790\n", nil, tc.args...)
+		if !strings.Contains(res.stderr, tc.bucket) || !strings.Contains(res.stderr, id) || strings.Contains(res.stdout+res.stderr, "Geheimnis") {
+			t.Errorf("%v: stderr %q stdout %q", tc.args, res.stderr, res.stdout)
 		}
 	}
 }

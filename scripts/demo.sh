@@ -42,18 +42,10 @@ if [ ! -f "$DATA/vault.db" ]; then
   [ -f "$DEMO/recovery.key" ] || $BIN keygen-recovery --out "$DEMO/recovery.key" >/dev/null
   FIELDOFFICE_NEW_PIN=$PIN $BIN init --user "$USER_NAME" --recovery-pubkey "$DEMO/recovery.key.pub"
   export FIELDOFFICE_PIN=$PIN FIELDOFFICE_USER=$USER_NAME
-  while IFS='|' read -r typ fields; do
-    args=()
-    IFS=';' read -ra kv <<<"$fields"
-    for f in "${kv[@]}"; do args+=(--set "$f"); done
-    $BIN case new --type "$typ" "${args[@]}" >/dev/null
-  done <<'CASES'
-anmeldung|vorname=Anna;nachname=Schäfer;strasse=Lindenstraße 12;plz=04109;ort=Leipzig;einzugsdatum=2026-11-02
-anmeldung|vorname=Mehmet;nachname=Yılmaz;strasse=Am Markt 3;plz=01067;ort=Dresden;einzugsdatum=2026-10-15
-gewerbeanmeldung|vorname=Jürgen;nachname=Weiß;betrieb=Weiß Gartenbau;taetigkeit=Garten- und Landschaftsbau;plz=99084;ort=Erfurt
-bewohnerparkausweis|vorname=Katrin;nachname=Öztürk;kennzeichen=L-KÖ 482;zone=B;plz=04105;ort=Leipzig
-personalausweis|vorname=Heinz;nachname=Müller;geburtsdatum=1941-03-07;plz=06108;ort=Halle (Saale);hinweis=Hausbesuch Seniorenheim
-CASES
+  $BIN demo-data --cases "${DEMO_CASES:-500}"
+  $BIN case new --type personalausweis --set familienname=Müller --set vornamen=Heinz \
+    --set geburtsdatum=07.03.1941 --set anschrift.strasse="Am Stadtpark" --set anschrift.hausnummer=4 \
+    --set anschrift.plz=06108 --set anschrift.ort="Halle (Saale)" >/dev/null
   unset FIELDOFFICE_PIN FIELDOFFICE_USER
 fi
 

@@ -2,85 +2,110 @@ package storage
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"fieldoffice/cases"
 )
 
-// PutCase stores r in the cases bucket under its ID, in one transaction.
-func (v *Vault) PutCase(r *cases.Record) error {
-	return v.PutMany([]*cases.Record{r})
+// Reading cases and their bases. Writing is in repo.go, the list and search in
+// query.go. Format version 1's plain cases.Record API (PutCase, GetCase, ListCases,
+// PutMany) is gone; migrate_v2.go converts such records.
+
+func (tx *Tx) getCase(id string) (*cases.Case, error) {
+	b, err := tx.Get(bucketCases, []byte(id))
+	if err != nil {
+		return nil, err
+	}
+	if b == nil {
+		return nil, fmt.Errorf("%w: case %s", ErrNotFound, id)
+	}
+	return decodeCaseJSON(bucketCases, id, b)
 }
 
-// PutMany stores all records in one transaction (one fsync). Use batches of 1,000 to
-// 10,000 records for bulk writes.
-func (v *Vault) PutMany(rs []*cases.Record) error {
-	type enc struct {
-		id  []byte
-		val []byte
+func decodeCaseJSON(bucket []byte, id string, b []byte) (*cases.Case, error) {
+	var c cases.Case
+	if err := json.Unmarshal(b, &c); err != nil {
+		return nil, fmt.Errorf("case %s: stored case does not decode as JSON", id)
 	}
-	encs := make([]enc, 0, len(rs))
-	for _, r := range rs {
-		if r == nil || !cases.ValidID(r.ID) {
-			return fmt.Errorf("put case: invalid case ID")
-		}
-		b, err := json.Marshal(r)
-		if err != nil {
-			return fmt.Errorf("put case %s: %w", r.ID, err)
-		}
-		encs = append(encs, enc{[]byte(r.ID), b})
+	if c.ID != id {
+		return nil, &TamperError{Bucket: string(bucket), Key: id}
 	}
-	keys := make([][]byte, len(encs))
-	vals := make([][]byte, len(encs))
-	for i, e := range encs {
-		keys[i], vals[i] = e.id, e.val
+	if c.Values == nil {
+		c.Values = cases.Values{}
 	}
-	return v.Update(func(tx *Tx) error { return tx.PutBatch(bucketCases, keys, vals) })
+	return &c, nil
 }
 
-// GetCase returns the case with the given ID, or ErrNotFound.
-func (v *Vault) GetCase(id string) (*cases.Record, error) {
+// Case returns the case with the given ID, or ErrNotFound.
+func (v *Vault) Case(id string) (*cases.Case, error) {
 	if !cases.ValidID(id) {
 		return nil, fmt.Errorf("%w: case %q (not a case ID)", ErrNotFound, id)
 	}
-	var r *cases.Record
+	var c *cases.Case
 	err := v.View(func(tx *Tx) error {
-		b, err := tx.Get(bucketCases, []byte(id))
+		var err error
+		c, err = tx.getCase(id)
+		return err
+	})
+	return c, err
+}
+
+// Base returns the copy of the case last agreed with the portal, or ErrNotFound when
+// the case was never synced.
+func (v *Vault) Base(id string) (*cases.Case, error) {
+	if !cases.ValidID(id) {
+		return nil, fmt.Errorf("%w: base of %q (not a case ID)", ErrNotFound, id)
+	}
+	var c *cases.Case
+	err := v.View(func(tx *Tx) error {
+		b, err := tx.Get(bucketBases, []byte(id))
 		if err != nil {
 			return err
 		}
 		if b == nil {
-			return fmt.Errorf("%w: case %s", ErrNotFound, id)
+			return fmt.Errorf("%w: base of case %s", ErrNotFound, id)
 		}
-		r, err = decodeCase([]byte(id), b)
+		c, err = decodeCaseJSON(bucketBases, id, b)
 		return err
 	})
-	return r, err
+	return c, err
 }
 
-// ListCases returns all cases in ID order (creation order for UUIDv7). Values are
-// opened and decoded in parallel; see [Vault.ReadAll].
-func (v *Vault) ListCases() ([]*cases.Record, error) {
-	var out []*cases.Record
-	err := v.readAll(bucketCases,
-		func(k, pt []byte) (any, error) { return decodeCase(k, pt) },
-		func(_ []byte, val any) error {
-			out = append(out, val.(*cases.Record))
-			return nil
-		})
+// PutBase stores c as the copy agreed with the portal (the sync engine calls it with
+// the portal's version after a pull or an applied push).
+func (v *Vault) PutBase(c *cases.Case) error {
+	if c == nil || !cases.ValidID(c.ID) {
+		return errors.New("put base: invalid case ID")
+	}
+	b, err := json.Marshal(c)
 	if err != nil {
+		return err
+	}
+	return v.Update(func(tx *Tx) error { return tx.Put(bucketBases, []byte(c.ID), b) })
+}
+
+// conflicts returns the stored conflicts of case id.
+func (tx *Tx) conflicts(id string) ([]cases.Conflict, error) {
+	b, err := tx.Get(bucketConflicts, []byte(id))
+	if err != nil || b == nil {
 		return nil, err
 	}
-	return out, nil
+	var cs []cases.Conflict
+	if err := json.Unmarshal(b, &cs); err != nil {
+		return nil, &TamperError{Bucket: string(bucketConflicts), Key: id}
+	}
+	return cs, nil
 }
 
-func decodeCase(key, pt []byte) (*cases.Record, error) {
-	var r cases.Record
-	if err := json.Unmarshal(pt, &r); err != nil {
-		return nil, fmt.Errorf("case %s: record does not decode as JSON", key)
-	}
-	if r.ID != string(key) {
-		return nil, &TamperError{Bucket: string(bucketCases), Key: string(key)}
-	}
-	return &r, nil
+// Conflicts returns the fields of case id that a merge left for the user to resolve
+// (none when the case is not in conflict).
+func (v *Vault) Conflicts(id string) ([]cases.Conflict, error) {
+	var out []cases.Conflict
+	err := v.View(func(tx *Tx) error {
+		var err error
+		out, err = tx.conflicts(id)
+		return err
+	})
+	return out, err
 }

@@ -8,14 +8,16 @@ import (
 	"path/filepath"
 	"reflect"
 	"sort"
+	"strings"
 	"testing"
 
 	"fieldoffice/cases"
 )
 
 // TestRandomCorruption overwrites bytes at random offsets of a vault file (fixed seed,
-// a fresh copy per trial) and checks that Open, Unlock, GetCase and ListCases either
-// return exactly the original data or an error — never a crash, never other data.
+// a fresh copy per trial) and checks that Open, Unlock, Case, a full read, Cases and
+// AuditVerify either return exactly the original data or an error — never a crash,
+// never other data.
 func TestRandomCorruption(t *testing.T) {
 	tpm := newFakeTPM()
 	cfg := testConfig(t, tpm)
@@ -24,17 +26,13 @@ func TestRandomCorruption(t *testing.T) {
 	if err := v.AddUser("bob", pinBob); err != nil {
 		t.Fatal(err)
 	}
-	var orig []*cases.Record
+	var orig []*cases.Case
 	for i := range 300 {
 		// Some big values, so that there are overflow pages and branch pages.
-		f := map[string]string{"i": fmt.Sprint(i), "text": fmt.Sprintf("%0*d", 50+(i%7)*900, i)}
+		f := map[string]string{"i": fmt.Sprint(i), "text": fmt.Sprintf("%0*d", 50+(i%7)*900, i), "name": fmt.Sprintf("Name%d", i)}
 		orig = append(orig, newCase(t, f))
 	}
-	for i := 0; i < len(orig); i += 100 {
-		if err := v.PutMany(orig[i : i+100]); err != nil {
-			t.Fatal(err)
-		}
-	}
+	putCases(t, v, orig...)
 	mustClose(t, v)
 	src := filepath.Join(cfg.Dir, FileName)
 	pristine, err := os.ReadFile(src)
@@ -50,7 +48,7 @@ func TestRandomCorruption(t *testing.T) {
 	}
 }
 
-func corruptTrials(t *testing.T, cfg Config, pristine []byte, orig []*cases.Record, anywhere bool) {
+func corruptTrials(t *testing.T, cfg Config, pristine []byte, orig []*cases.Case, anywhere bool) {
 	rng := rand.New(rand.NewPCG(2026, 1))
 	outcomes := map[string]int{}
 	const trials = 100
@@ -80,20 +78,35 @@ func corruptTrials(t *testing.T, cfg Config, pristine []byte, orig []*cases.Reco
 				return classify("unlock", err)
 			}
 			for _, i := range []int{0, 150, 299} {
-				r, err := v.GetCase(orig[i].ID)
+				r, err := v.Case(orig[i].ID)
 				if err != nil {
 					return classify("get", err)
 				}
 				if !reflect.DeepEqual(r, orig[i]) {
-					t.Fatalf("trial %d: GetCase returned different data", trial)
+					t.Fatalf("trial %d: Case returned different data", trial)
 				}
 			}
-			list, err := v.ListCases()
+			list, err := listCases(v)
 			if err != nil {
 				return classify("list", err)
 			}
 			if !reflect.DeepEqual(list, orig) {
-				t.Fatalf("trial %d: ListCases returned different data (%d records)", trial, len(list))
+				t.Fatalf("trial %d: full read returned different data (%d records)", trial, len(list))
+			}
+			sums, err := v.Cases(CaseQuery{})
+			if err != nil {
+				return classify("summaries", err)
+			}
+			if len(sums) != len(orig) {
+				t.Fatalf("trial %d: Cases returned %d summaries", trial, len(sums))
+			}
+			for _, s := range sums {
+				if !strings.HasPrefix(s.Applicant, "Name") || s.Status != "eingegangen" {
+					t.Fatalf("trial %d: Cases returned different data", trial)
+				}
+			}
+			if _, err := v.AuditVerify(); err != nil {
+				return classify("audit", err)
 			}
 			return "intact"
 		}()
@@ -113,7 +126,10 @@ func classify(op string, err error) string {
 	var ce *CorruptError
 	var te *TamperError
 	var wp *WrongPINError
+	var ae *AuditError
 	switch {
+	case errors.As(err, &ae):
+		return op + ": audit chain broken"
 	case errors.As(err, &ce):
 		return op + ": corrupt"
 	case errors.As(err, &te):

@@ -78,13 +78,39 @@ func mustClose(t testing.TB, v *Vault) {
 	}
 }
 
-func newCase(t testing.TB, fields map[string]string) *cases.Record {
+// newCase returns a new (not yet stored) case with the given form values; the
+// applicant's family name is fields["name"].
+func newCase(t testing.TB, fields map[string]string) *cases.Case {
 	t.Helper()
-	r, err := cases.NewRecord("anmeldung", fields, time.Now())
+	c, err := cases.NewCase("anmeldung", time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return r
+	for k, v := range fields {
+		c.Values[k] = v
+	}
+	c.Applicant.FamilyName = fields["name"]
+	return c
+}
+
+// putCases stores cs with CreateCase (which updates them to what was stored).
+func putCases(t testing.TB, v *Vault, cs ...*cases.Case) {
+	t.Helper()
+	for _, c := range cs {
+		if err := v.CreateCase(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// listCases reads all whole cases (a full read of the cases bucket, in ID order),
+// checking the sealed entry count.
+func listCases(v *Vault) ([]*cases.Case, error) {
+	var out []*cases.Case
+	err := v.readAll(bucketCases,
+		func(k, pt []byte) (any, error) { return decodeCaseJSON(bucketCases, string(k), pt) },
+		func(_ []byte, val any) error { out = append(out, val.(*cases.Case)); return nil })
+	return out, err
 }
 
 // rawUpdate edits the (closed) vault file with plain bbolt.

@@ -379,6 +379,10 @@ func (v *Vault) Unlock(user string, pin []byte) error {
 	if err != nil {
 		return err
 	}
+	// Anti-rollback check, format migrations, counter bump (rollback.go, migrate.go).
+	if err := v.afterKeyOpen(user, &dek, false); err != nil {
+		return err
+	}
 	if err := v.install(user, dek); err != nil {
 		return err
 	}
@@ -611,6 +615,10 @@ func (v *Vault) Recover(key *ecdh.PrivateKey, user string, newPIN []byte) error 
 	v.mu.Lock()
 	v.hdr = newHdr
 	v.mu.Unlock()
+	// Migrations and anti-rollback; the recovery key re-arms the counter (rollback.go).
+	if err := v.afterKeyOpen(user, &dek, true); err != nil {
+		return err
+	}
 	if err := v.install(user, dek); err != nil {
 		return err
 	}

@@ -24,8 +24,8 @@ import (
 // FileName is the name of the vault file in Config.Dir.
 const FileName = "vault.db"
 
-// FormatVersion is the vault format written by this package.
-const FormatVersion = 1
+// FormatVersion() — the vault format written by this package — is in migrate.go: the
+// newest version the registered migration steps lead to.
 
 // Buckets.
 var (
@@ -73,6 +73,9 @@ type header struct {
 	TPMSpec       string    `json:"tpm_spec"`
 	PCRs          []int     `json:"pcrs"`
 	SoftwareKey   bool      `json:"software_key"` // software slots allowed (no TPM)
+	// RollbackNV is the NV index of the TPM anti-rollback counter; 0 = not protected
+	// (rollback.go).
+	RollbackNV uint32 `json:"rollback_nv,omitempty"`
 }
 
 // Vault is an open vault file. Its methods are safe for concurrent use.
@@ -91,6 +94,10 @@ type Vault struct {
 	closed bool
 
 	ownedTPM platform.TPM // opened by OpenDevice; closed by Close
+
+	repo repoState // case repository: forms, decoded case list (repo.go)
+
+	rb rollbackState // anti-rollback counter state for the bump at Lock (rollback.go); guarded by slotMu
 }
 
 // keys is the key material of an unlocked vault.
@@ -166,7 +173,7 @@ func Create(cfg Config, o CreateOptions) (*Vault, error) {
 		}
 	}
 	hdr := header{
-		FormatVersion: FormatVersion,
+		FormatVersion: FormatVersion(),
 		VaultID:       uuid.NewString(),
 		Created:       time.Now().UTC().Truncate(time.Second),
 		TPMKind:       string(platform.KindNone),
@@ -179,6 +186,11 @@ func Create(cfg Config, o CreateOptions) (*Vault, error) {
 		if hdr.TPMKind == "" {
 			hdr.TPMKind = string(platform.KindAuto)
 		}
+	}
+	// Anti-rollback (rollback.go): define the TPM NV counter when the TPM's NV persists.
+	rbCounter, err := createRollback(&cfg, &hdr)
+	if err != nil {
+		return nil, err
 	}
 	dek, err := crypto.NewRandomKey()
 	if err != nil {
@@ -240,6 +252,11 @@ func Create(cfg Config, o CreateOptions) (*Vault, error) {
 		if err := tx.flushCounts(); err != nil {
 			return err
 		}
+		if hdr.RollbackNV != 0 { // anti-rollback head record (rollback.go)
+			if err := putRollbackHead(btx, k, hdr.VaultID, hdr.RollbackNV, rbCounter); err != nil {
+				return err
+			}
+		}
 		return writeMAC(btx, &k.mac)
 	})
 	k.zero()
@@ -261,6 +278,7 @@ func Create(cfg Config, o CreateOptions) (*Vault, error) {
 	if err != nil {
 		return nil, err
 	}
+	v.rb = rollbackState{index: hdr.RollbackNV, t: rbCounter} // anti-rollback: bumped at Lock/Close (rollback.go)
 	if err := v.install(o.User, dek); err != nil {
 		v.Close()
 		return nil, err
@@ -306,8 +324,9 @@ func (v *Vault) init() error {
 		if err := json.Unmarshal(hb, &v.hdr); err != nil {
 			return &CorruptError{Path: v.path, Reason: "vault header unreadable", Err: err}
 		}
-		if v.hdr.FormatVersion != FormatVersion {
-			return &CorruptError{Path: v.path, Reason: fmt.Sprintf("unsupported format version %d (this program reads %d)", v.hdr.FormatVersion, FormatVersion)}
+		// Newer format: ErrNewerFormat; older: migrated at Unlock (migrate.go).
+		if err := checkFormatVersion(v.path, v.hdr.FormatVersion); err != nil {
+			return err
 		}
 		d := meta.Get(metaDirty)
 		dirty = len(d) != 1 || d[0] != 0
@@ -390,6 +409,8 @@ func (v *Vault) Lock() {
 	v.keys = nil
 	v.mu.Unlock()
 	if k != nil {
+		v.rollbackAtLock(k) // anti-rollback: bump the TPM counter (rollback.go)
+		v.repo.drop()       // forget the decoded case list (repo.go)
 		k.zero()
 		v.log.Info("vault locked", "path", v.path)
 	}
@@ -435,7 +456,7 @@ type Status struct {
 	User               string
 	RecoveryConfigured bool
 	SoftwareKey        bool // a key slot is not hardware-protected
-	RollbackProtected  bool // false until anti-rollback lands
+	RollbackProtected  bool // a TPM NV counter detects an older copy of the vault put back (rollback.go)
 }
 
 // SlotInfo describes one key slot.
@@ -456,6 +477,7 @@ func (v *Vault) Status() Status {
 		Path: v.path, Initialised: true, FormatVersion: hdr.FormatVersion, VaultID: hdr.VaultID,
 		Created: hdr.Created, TPMKind: hdr.TPMKind, TPMSpec: hdr.TPMSpec, PCRs: slices.Clone(hdr.PCRs),
 		SoftwareKey: hdr.SoftwareKey, Unlocked: v.keys != nil,
+		RollbackProtected: hdr.RollbackNV != 0, // anti-rollback armed (rollback.go)
 	}
 	if v.keys != nil {
 		st.User = v.keys.user

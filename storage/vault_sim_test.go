@@ -36,9 +36,7 @@ func TestSimulatorVault(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := newCase(t, map[string]string{"name": "Weber"})
-	if err := v.PutCase(r); err != nil {
-		t.Fatal(err)
-	}
+	putCases(t, v, r)
 	v.Lock()
 
 	// Seal/unseal round trip and wrong PIN counting on the simulator.
@@ -49,8 +47,8 @@ func TestSimulatorVault(t *testing.T) {
 	if err := v.Unlock("anna", pinAnna); err != nil {
 		t.Fatalf("unlock: %v", err)
 	}
-	if got, err := v.GetCase(r.ID); err != nil || got.Fields["name"] != "Weber" {
-		t.Fatalf("GetCase: %v", err)
+	if got, err := v.Case(r.ID); err != nil || got.Values["name"] != "Weber" {
+		t.Fatalf("Case: %v", err)
 	}
 	v.Lock()
 
@@ -83,8 +81,8 @@ func TestSimulatorVault(t *testing.T) {
 	if err := v.Recover(rec, "anna", []byte("246810")); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := v.GetCase(r.ID); err != nil || got.Fields["name"] != "Weber" {
-		t.Fatalf("GetCase after recover: %v", err)
+	if got, err := v.Case(r.ID); err != nil || got.Values["name"] != "Weber" {
+		t.Fatalf("Case after recover: %v", err)
 	}
 	mustClose(t, v)
 	v = MustOpen(t, cfg)

@@ -7,13 +7,13 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 
-	"fieldoffice/cases"
 	"fieldoffice/storage/crypto"
 )
 
@@ -25,9 +25,7 @@ func TestCreateUnlockLock(t *testing.T) {
 		t.Fatalf("Create: unlocked=%v user=%q", v.Unlocked(), v.User())
 	}
 	r := newCase(t, map[string]string{"name": "Müller"})
-	if err := v.PutCase(r); err != nil {
-		t.Fatal(err)
-	}
+	putCases(t, v, r)
 	if _, err := Create(cfg, CreateOptions{User: "anna", PIN: pinAnna}); !errors.Is(err, ErrExists) {
 		t.Fatalf("second Create: %v", err)
 	}
@@ -35,29 +33,29 @@ func TestCreateUnlockLock(t *testing.T) {
 
 	v = MustOpen(t, cfg)
 	st := v.Status()
-	if st.Unlocked || !st.Initialised || st.FormatVersion != 1 || st.TPMKind != "sim" || !reflect.DeepEqual(st.PCRs, []int{7}) ||
+	if st.Unlocked || !st.Initialised || st.FormatVersion != FormatVersion() || st.TPMKind != "sim" || !reflect.DeepEqual(st.PCRs, []int{7}) ||
 		len(st.Slots) != 1 || st.Slots[0].Type != "tpm" || st.SoftwareKey || st.RecoveryConfigured || st.RollbackProtected || st.SizeBytes == 0 {
 		t.Fatalf("Status: %+v", st)
 	}
-	if _, err := v.GetCase(r.ID); !errors.Is(err, ErrLocked) {
-		t.Fatalf("GetCase while locked: %v", err)
+	if _, err := v.Case(r.ID); !errors.Is(err, ErrLocked) {
+		t.Fatalf("Case while locked: %v", err)
 	}
 	if err := v.Unlock("anna", pinAnna); err != nil {
 		t.Fatal(err)
 	}
-	got, err := v.GetCase(r.ID)
+	got, err := v.Case(r.ID)
 	if err != nil || !reflect.DeepEqual(got, r) {
-		t.Fatalf("GetCase: %v\n%+v\n%+v", err, got, r)
+		t.Fatalf("Case: %v\n%+v\n%+v", err, got, r)
 	}
-	if _, err := v.GetCase("0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"); !errors.Is(err, ErrNotFound) {
+	if _, err := v.Case("0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("missing case: %v", err)
 	}
 	v.Lock()
 	if v.Unlocked() || v.User() != "" {
 		t.Fatal("still unlocked")
 	}
-	if _, err := v.ListCases(); !errors.Is(err, ErrLocked) {
-		t.Fatalf("ListCases locked: %v", err)
+	if _, err := v.Cases(CaseQuery{}); !errors.Is(err, ErrLocked) {
+		t.Fatalf("Cases locked: %v", err)
 	}
 	if err := v.Unlock("nobody", pinAnna); !errors.Is(err, ErrUnknownUser) {
 		t.Fatalf("unknown user: %v", err)
@@ -254,7 +252,7 @@ func TestRecoveryAfterTPMReplaced(t *testing.T) {
 	rec, _ := crypto.GenerateRecoveryKey()
 	v := MustCreate(t, cfg, CreateOptions{RecoveryKey: rec.PublicKey()})
 	r := newCase(t, map[string]string{"a": "b"})
-	v.PutCase(r)
+	putCases(t, v, r)
 	if st := v.Status(); !st.RecoveryConfigured || len(st.Slots) != 2 || st.Slots[1].Type != "recovery" {
 		t.Fatalf("Status: %+v", st)
 	}
@@ -275,8 +273,8 @@ func TestRecoveryAfterTPMReplaced(t *testing.T) {
 	if err := v.Recover(rec, "anna", []byte("555555")); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := v.GetCase(r.ID); err != nil || got.ID != r.ID {
-		t.Fatalf("GetCase after recover: %v", err)
+	if got, err := v.Case(r.ID); err != nil || got.ID != r.ID {
+		t.Fatalf("Case after recover: %v", err)
 	}
 	mustClose(t, v)
 	v = MustOpen(t, cfg)
@@ -352,9 +350,7 @@ func TestTamperedValue(t *testing.T) {
 	cfg := testConfig(t, newFakeTPM())
 	v := MustCreate(t, cfg, CreateOptions{})
 	a, b := newCase(t, map[string]string{"n": "a"}), newCase(t, map[string]string{"n": "b"})
-	if err := v.PutMany([]*cases.Record{a, b}); err != nil {
-		t.Fatal(err)
-	}
+	putCases(t, v, a, b)
 	mustClose(t, v)
 
 	for _, tc := range []struct {
@@ -380,13 +376,13 @@ func TestTamperedValue(t *testing.T) {
 			if err := v.Unlock("anna", pinAnna); err != nil {
 				t.Fatal(err)
 			}
-			_, err := v.GetCase(tc.key)
+			_, err := v.Case(tc.key)
 			var te *TamperError
 			if !errors.As(err, &te) || te.Bucket != "cases" || te.Key != tc.key || !strings.Contains(err.Error(), tc.key) {
-				t.Fatalf("GetCase: %v", err)
+				t.Fatalf("Case: %v", err)
 			}
-			if _, err := v.ListCases(); !errors.As(err, &te) || te.Key != tc.key {
-				t.Fatalf("ListCases: %v", err)
+			if _, err := listCases(v); !errors.As(err, &te) || te.Key != tc.key {
+				t.Fatalf("full read: %v", err)
 			}
 		})
 	}
@@ -397,8 +393,34 @@ func TestTamperedValue(t *testing.T) {
 		rawUpdate(t, c.Dir, func(tx *bolt.Tx) error { return tx.Bucket(bucketCases).Delete([]byte(a.ID)) })
 		v := MustOpen(t, c)
 		v.Unlock("anna", pinAnna)
-		if _, err := v.ListCases(); !errors.Is(err, ErrTampered) {
-			t.Fatalf("ListCases: %v", err)
+		if _, err := listCases(v); !errors.Is(err, ErrTampered) {
+			t.Fatalf("full read: %v", err)
+		}
+	})
+	t.Run("summary edited", func(t *testing.T) {
+		c := cfg
+		c.Dir = t.TempDir()
+		copyFile(t, filepath.Join(cfg.Dir, FileName), filepath.Join(c.Dir, FileName))
+		rawUpdate(t, c.Dir, func(tx *bolt.Tx) error {
+			bk := tx.Bucket(bucketSummaries)
+			return bk.Put([]byte(a.ID), bytes.Clone(bk.Get([]byte(b.ID))))
+		})
+		v := MustOpen(t, c)
+		v.Unlock("anna", pinAnna)
+		var te *TamperError
+		if _, err := v.Cases(CaseQuery{}); !errors.As(err, &te) || te.Key != a.ID {
+			t.Fatalf("Cases: %v", err)
+		}
+	})
+	t.Run("summary deleted", func(t *testing.T) {
+		c := cfg
+		c.Dir = t.TempDir()
+		copyFile(t, filepath.Join(cfg.Dir, FileName), filepath.Join(c.Dir, FileName))
+		rawUpdate(t, c.Dir, func(tx *bolt.Tx) error { return tx.Bucket(bucketSummaries).Delete([]byte(a.ID)) })
+		v := MustOpen(t, c)
+		v.Unlock("anna", pinAnna)
+		if _, err := v.Cases(CaseQuery{}); !errors.Is(err, ErrTampered) {
+			t.Fatalf("Cases: %v", err)
 		}
 	})
 	t.Run("header edited", func(t *testing.T) {
@@ -420,9 +442,7 @@ func TestNoPlaintextOnDisk(t *testing.T) {
 	cfg := testConfig(t, newFakeTPM())
 	v := MustCreate(t, cfg, CreateOptions{})
 	const marker = "MARKER-Schmidt-Hauptstrasse-42"
-	if err := v.PutCase(newCase(t, map[string]string{"name": marker})); err != nil {
-		t.Fatal(err)
-	}
+	putCases(t, v, newCase(t, map[string]string{"name": marker}))
 	mustClose(t, v)
 	raw, err := os.ReadFile(filepath.Join(cfg.Dir, FileName))
 	if err != nil {
@@ -454,7 +474,7 @@ func TestUncleanShutdown(t *testing.T) {
 	cfg.Logger = slogTo(&logs)
 	v := MustCreate(t, cfg, CreateOptions{})
 	r := newCase(t, nil)
-	v.PutCase(r)
+	putCases(t, v, r)
 	// Crash: the bbolt file is closed without Close marking a clean shutdown.
 	v.db.Close()
 	v.closed = true
@@ -464,7 +484,7 @@ func TestUncleanShutdown(t *testing.T) {
 		t.Fatalf("no consistency check after unclean shutdown; log:\n%s", logs.String())
 	}
 	v.Unlock("anna", pinAnna)
-	if _, err := v.GetCase(r.ID); err != nil {
+	if _, err := v.Case(r.ID); err != nil {
 		t.Fatal(err)
 	}
 	mustClose(t, v)
@@ -531,19 +551,24 @@ func TestTx(t *testing.T) {
 func TestReadAllOrderAndStop(t *testing.T) {
 	cfg := testConfig(t, newFakeTPM())
 	v := MustCreate(t, cfg, CreateOptions{})
-	var rs []*cases.Record
-	for i := range 3000 {
-		rs = append(rs, newCase(t, map[string]string{"i": fmt.Sprint(i)}))
-	}
-	if err := v.PutMany(rs); err != nil {
+	if err := v.DemoData(3000, 1, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	list, err := v.ListCases()
-	if err != nil || len(list) != len(rs) {
-		t.Fatalf("ListCases: %d %v", len(list), err)
+	sums, err := v.Cases(CaseQuery{})
+	if err != nil || len(sums) != 3000 {
+		t.Fatalf("Cases: %d %v", len(sums), err)
+	}
+	var ids []string
+	for _, s := range sums {
+		ids = append(ids, s.ID)
+	}
+	slices.Sort(ids)
+	list, err := listCases(v)
+	if err != nil || len(list) != len(ids) {
+		t.Fatalf("full read: %d %v", len(list), err)
 	}
 	for i := range list {
-		if list[i].ID != rs[i].ID || list[i].Fields["i"] != fmt.Sprint(i) {
+		if list[i].ID != ids[i] {
 			t.Fatalf("order at %d", i)
 		}
 	}
