@@ -15,6 +15,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"fieldoffice/platform"
+	"fieldoffice/platform/tpmtest"
 	"fieldoffice/storage"
 )
 
@@ -235,4 +236,84 @@ func TestCLIDemoData(t *testing.T) {
 	}
 	r.must("", nil, "audit", "verify")
 	r.expect(ExitUsage, "", nil, "demo-data")
+}
+
+// copyDir copies the files of dir src (not recursive) to dst.
+func copyDir(t *testing.T, src, dst string) {
+	t.Helper()
+	if err := os.MkdirAll(dst, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	ents, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		if e.IsDir() {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dst, e.Name()), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestCLIRollbackSWTPM: an older copy of the data directory put back is refused at
+// unlock with exit code 4 and a message that says rollback; status says the vault
+// is protected. Recovery (IT's decision) accepts the copy.
+func TestCLIRollbackSWTPM(t *testing.T) {
+	spec := tpmtest.StartSWTPM(t)
+	r := newRunner(t, spec)
+	keys := filepath.Join(t.TempDir(), "recovery.key")
+	r.must("", nil, "keygen-recovery", "--out", keys)
+	r.must("135790\n", nil, "init", "--user", "anna", "--recovery-pubkey", keys+".pub")
+	r.env["FIELDOFFICE_PIN"] = "135790"
+
+	var st StatusJSON
+	if err := json.Unmarshal([]byte(r.must("", nil, "status", "--json")), &st); err != nil {
+		t.Fatal(err)
+	}
+	if !st.TPM.RollbackProtection {
+		t.Fatalf("status on swtpm: rollback protection off: %+v", st.TPM)
+	}
+
+	id := strings.TrimSpace(r.must("", nil, "case", "new", "--type", "anmeldung", "--set", "familienname=Roth"))
+	old := filepath.Join(t.TempDir(), "copy")
+	copyDir(t, r.data, old)
+	r.must("", nil, "case", "note", id, "nach der Kopie")
+
+	if err := os.RemoveAll(r.data); err != nil {
+		t.Fatal(err)
+	}
+	copyDir(t, old, r.data)
+	res := r.expect(ExitTampered, "", nil, "case", "show", id)
+	if !strings.Contains(res.stderr, "rollback") {
+		t.Errorf("rollback message: %q", res.stderr)
+	}
+
+	r.must("246800\n", nil, "recover", "--recovery-key", keys, "--user", "anna")
+	r.env["FIELDOFFICE_PIN"] = "246800"
+	if c := r.caseJSON(id); len(c.Notes) != 0 {
+		t.Errorf("recovered copy has %d notes, want the copy's 0", len(c.Notes))
+	}
+}
+
+// TestCLIStatusNoRollback: without a persistent TPM counter status says that a
+// rollback is not detected.
+func TestCLIStatusNoRollback(t *testing.T) {
+	r := caseRunner(t)
+	var st StatusJSON
+	if err := json.Unmarshal([]byte(r.must("", nil, "status", "--json")), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.TPM != nil && st.TPM.RollbackProtection {
+		t.Fatalf("status without TPM claims rollback protection: %+v", st.TPM)
+	}
+	if out := r.must("", nil, "status"); !strings.Contains(out, "Rollback detection:") || !strings.Contains(out, "not detected") && !strings.Contains(out, "no") {
+		t.Errorf("status text:\n%s", out)
+	}
 }

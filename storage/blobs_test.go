@@ -453,12 +453,17 @@ func TestBlobInterrupted(t *testing.T) {
 	}
 	blobUploads.Delete(id)
 
-	// After a restart, the next PutBlob cleans up.
+	// After a restart, Unlock cleans up.
 	mustClose(t, v)
 	v = MustOpen(t, cfg)
 	if err := v.Unlock("anna", pinAnna); err != nil {
 		t.Fatal(err)
 	}
+	if keys := blobKeys(t, v); len(keys) != keep.Chunks+1 {
+		t.Fatalf("after Unlock: %d keys, want %d (interrupted upload not removed)", len(keys), keep.Chunks+1)
+	}
+	// And the next PutBlob too.
+	crash()
 	other := mustPut(t, v, []byte("Anlage"))
 	if keys := blobKeys(t, v); len(keys) != keep.Chunks+1+2 {
 		t.Fatalf("after cleanup: %d keys: %q", len(keys), keys)

@@ -7,8 +7,13 @@
 //	...
 //	v, err := storage.Open(cfg)     // locked
 //	err = v.Unlock("anna", pin)     // *WrongPINError, ErrSlotLocked, ErrTPMRefused, ...
-//	err = v.PutCase(rec)
-//	recs, err := v.ListCases()
+//	v.SetForms(assets.Schemas{})    // validation, workflow, searchable fields
+//	c, err := v.NewCase("anmeldung", map[string]string{"familienname": "Weiß"})
+//	c, err = v.SetFields(c.ID, map[string]string{"neue_wohnung.plz": "04109"}) // *ValidationError
+//	c, err = v.TransitionCase(c.ID, "in_bearbeitung", "sachbearbeitung")        // *cases.TransitionError
+//	page, err := v.Cases(storage.CaseQuery{Status: "rueckfrage", Sort: "due", Limit: 50})
+//	hits, err := v.Search("weiss leipzig", 50)
+//	info, err := v.PutBlob(file, 0) // attachment, streamed
 //	v.Lock()                        // keys zeroed
 //	err = v.Close()
 //
@@ -61,9 +66,20 @@
 // bbolt's tx.Check as well. bbolt runs that check in a goroutine of its own, where a
 // panic could not be recovered; the walk before it is what keeps it safe.
 //
-// # Not yet
+// # Cases
 //
-// Anti-rollback (a TPM NV counter bound to the store's head) is not implemented:
-// copying back an older vault file is not detected, and Status.RollbackProtected is
-// false.
+// The case repository (repo.go) keeps cases, their list summaries, the blind search
+// index (index.go), the outbox of operations waiting for the portal (outbox.go), the
+// hash-chained audit trail (audit.go) and the bases last agreed with the portal. Every
+// change writes all of them in one bbolt transaction. Attachments are blobs (blobs.go):
+// STREAM-sealed 64 KiB chunks, addressed by SHA-256, read and written with flat
+// memory.
+//
+// # Rollback and format versions
+//
+// A TPM NV counter, bumped at every unlock and lock and bound by a MAC to the store's
+// head record, detects an older copy of the data directory put back (rollback.go;
+// only where the TPM's NV state persists: device and mssim). The file's format version
+// is in the header; Unlock runs the migration steps from older versions in
+// transactions of their own and refuses files from newer versions (migrate.go).
 package storage

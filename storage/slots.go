@@ -387,6 +387,11 @@ func (v *Vault) Unlock(user string, pin []byte) error {
 		return err
 	}
 	v.log.Info("vault unlocked", "path", v.path, "user", user)
+	// Attachment uploads cut off by a crash leave sealed chunks behind: free them now
+	// rather than at the next upload. A failure here costs only space.
+	if n, err := v.CleanupBlobs(); err != nil {
+		v.log.Warn("could not remove interrupted attachment uploads", "removed", n, "err", err)
+	}
 	return nil
 }
 
