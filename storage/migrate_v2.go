@@ -57,10 +57,7 @@ func migrateV1toV2(tx *Tx, now time.Time) error {
 		if err != nil {
 			return err
 		}
-		sb, err := json.Marshal(c.Summary())
-		if err != nil {
-			return err
-		}
+		sb := encodeSummary(c.Summary())
 		if err := tx.Put(bucketCases, []byte(c.ID), cb); err != nil {
 			return err
 		}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"runtime"
 	"slices"
@@ -113,7 +112,7 @@ func (tx *Tx) loadSummaries() (map[string]cases.Summary, error) {
 					if err != nil {
 						return &TamperError{Bucket: string(bucketSummaries), Key: string(e.k)}
 					}
-					if err := json.Unmarshal(pt, &sums[i]); err != nil || sums[i].ID != string(e.k) {
+					if err := decodeSummary(pt, &sums[i]); err != nil || sums[i].ID != string(e.k) {
 						return &TamperError{Bucket: string(bucketSummaries), Key: string(e.k)}
 					}
 				}
@@ -262,7 +261,7 @@ func (v *Vault) Search(text string, limit int) ([]cases.Summary, error) {
 				continue // index entry of a case without summary: not shown
 			}
 			var s cases.Summary
-			if err := json.Unmarshal(b, &s); err != nil || s.ID != id {
+			if err := decodeSummary(b, &s); err != nil || s.ID != id {
 				return &TamperError{Bucket: string(bucketSummaries), Key: id}
 			}
 			out = append(out, s)

@@ -198,11 +198,7 @@ func (tx *Tx) writeCase(old, next *cases.Case, s *cases.Schema, kind string, pat
 	if len(cs) > 0 {
 		sum.Flags |= cases.FlagConflict
 	}
-	sb, err := json.Marshal(sum)
-	if err != nil {
-		return cases.Summary{}, err
-	}
-	if err := tx.Put(bucketSummaries, []byte(next.ID), sb); err != nil {
+	if err := tx.Put(bucketSummaries, []byte(next.ID), encodeSummary(sum)); err != nil {
 		return cases.Summary{}, err
 	}
 	// Audit.

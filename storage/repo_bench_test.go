@@ -261,7 +261,7 @@ func plainCases(b *testing.B, db *bolt.DB, q CaseQuery) []cases.Summary {
 	err := db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketSummaries).ForEach(func(_, val []byte) error {
 			var s cases.Summary
-			if err := json.Unmarshal(val, &s); err != nil {
+			if err := decodeSummary(val, &s); err != nil {
 				return err
 			}
 			if q.match(s) {
@@ -300,8 +300,7 @@ func plainWriteCase(b *testing.B, db *bolt.DB, id, phone string, seq uint64) {
 		if err := bc.Put([]byte(id), cj); err != nil {
 			return err
 		}
-		sj, _ := json.Marshal(next.Summary())
-		if err := tx.Bucket(bucketSummaries).Put([]byte(id), sj); err != nil {
+		if err := tx.Bucket(bucketSummaries).Put([]byte(id), encodeSummary(next.Summary())); err != nil {
 			return err
 		}
 		e, err := newOutboxEntry(next, OpPatch, patch, "anna", time.Now())

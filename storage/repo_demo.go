@@ -93,10 +93,7 @@ func (v *Vault) writeDemoBatch(k *keys, batch []*cases.Case, now time.Time) erro
 				}
 				e.sum = c.Summary()
 				e.sum.Flags |= cases.FlagUnsynced
-				if e.sumJSON, err = json.Marshal(e.sum); err != nil {
-					errs[w] = err
-					return
-				}
+				e.sumJSON = encodeSummary(e.sum)
 				p := cases.Diff(nil, c)
 				e.fields = p.Fields()
 				ob, err := newOutboxEntry(c, OpCreate, p, k.user, c.Created)
