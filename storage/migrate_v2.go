@@ -21,10 +21,10 @@ func init() {
 // Fields, Status = the workflow's initial state when the forms know the service (else
 // "eingegangen"), Created/Updated kept, the applicant's name from the fields
 // "vorname"/"nachname" and address from "strasse"/"hausnummer"/"plz"/"ort" when
-// present. It writes the summaries and the index and one audit entry "migrate". The records
-// were never synced (format 1 had no sync), but they get no outbox entries: they are
-// not changes made by a user, and the portal has no case to apply a patch to; the sync
-// engine pushes cases without a base as creations.
+// present. It writes the summaries and the index and one audit entry "migrate". The
+// records were never synced (format 1 had no sync), so each gets an outbox "create" op
+// (made by the unlocking user) and is marked unsynced: the portal learns of it at the
+// next sync.
 func migrateV1toV2(tx *Tx, now time.Time) error {
 	var recs []cases.Record
 	err := tx.ForEach(bucketCases, func(k, v []byte) error {
@@ -57,7 +57,16 @@ func migrateV1toV2(tx *Tx, now time.Time) error {
 		if err != nil {
 			return err
 		}
-		sb := encodeSummary(c.Summary())
+		sum := c.Summary()
+		sum.Flags |= cases.FlagUnsynced
+		sb := encodeSummary(sum)
+		op, err := newOutboxEntry(c, OpCreate, cases.Diff(nil, c), tx.k.user, now)
+		if err != nil {
+			return err
+		}
+		if err := tx.putOutbox(op); err != nil {
+			return err
+		}
 		if err := tx.Put(bucketCases, []byte(c.ID), cb); err != nil {
 			return err
 		}

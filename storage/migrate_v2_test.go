@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"fieldoffice/assets"
+	"fieldoffice/cases"
 	"fieldoffice/platform"
 )
 
@@ -50,7 +51,7 @@ func TestMigrateV1(t *testing.T) {
 		}
 	}
 	list, err := v.Cases(CaseQuery{Sort: "applicant"})
-	if err != nil || len(list) != 3 || list[0].Applicant != "Großmann, Öznur" || list[0].Flags != 0 {
+	if err != nil || len(list) != 3 || list[0].Applicant != "Großmann, Öznur" || list[0].Flags != cases.FlagUnsynced {
 		t.Fatalf("Cases: %+v %v", list, err)
 	}
 	rep, err := v.AuditVerify()
@@ -58,8 +59,8 @@ func TestMigrateV1(t *testing.T) {
 	if err != nil || rep.Entries != 1 || entries[0].Op != AuditMigrate || entries[0].User != "anna" {
 		t.Fatalf("audit: %+v %v %+v", rep, err, entries)
 	}
-	if ob, _ := v.Outbox(); len(ob) != 0 {
-		t.Fatalf("outbox after migration: %d", len(ob))
+	if ob, _ := v.Outbox(); len(ob) != 3 || ob[0].Kind != OpCreate || ob[0].User != "anna" {
+		t.Fatalf("outbox after migration: %+v", ob)
 	}
 	// The migrated vault works as any other and reopens at format 2.
 	if _, err := v.SetFields(list[0].ID, map[string]string{"assignee": "m.schulz"}); err != nil {

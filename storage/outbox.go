@@ -53,7 +53,10 @@ func (tx *Tx) putOutbox(e OutboxEntry) error {
 	if err != nil {
 		return err
 	}
-	return tx.Put(bucketOutbox, []byte(e.OpID), b)
+	if err := tx.Put(bucketOutbox, []byte(e.OpID), b); err != nil {
+		return err
+	}
+	return tx.putOutboxIndex(e)
 }
 
 // Outbox returns the waiting operations, oldest first.

@@ -192,6 +192,10 @@ func (tx *Tx) writeCase(old, next *cases.Case, s *cases.Schema, kind string, pat
 		}
 		cs = left
 	}
+	// The user changed the case: refusals of earlier ops have been seen (sync.go).
+	if err := tx.Delete(bucketRejections, []byte(next.ID)); err != nil {
+		return cases.Summary{}, err
+	}
 	// Summary.
 	sum := next.Summary()
 	sum.Flags |= cases.FlagUnsynced
