@@ -20,7 +20,8 @@ import (
 )
 
 const caseUsage = "fieldoffice case new --type TYPE [--set F=V ...] | set ID F=V ... | transition ID STATE | " +
-	"note ID TEXT | attach ID FILE | export-attachment ID SHA256 --out FILE | list [filters] | search TEXT | show ID"
+	"note ID TEXT | attach ID FILE | export-attachment ID SHA256 --out FILE | list [filters] | search TEXT | show ID | " +
+	"resolve ID FIELD mine|theirs|VALUE"
 
 func cmdCase(ctx context.Context, c *ctxt, args []string) error {
 	if len(args) == 0 {
@@ -30,7 +31,7 @@ func cmdCase(ctx context.Context, c *ctxt, args []string) error {
 	run := map[string]func(*ctxt, []string) error{
 		"new": caseNew, "set": caseSet, "transition": caseTransition, "note": caseNote,
 		"attach": caseAttach, "export-attachment": caseExportAttachment,
-		"list": caseList, "search": caseSearch, "show": caseShow,
+		"list": caseList, "search": caseSearch, "show": caseShow, "resolve": caseResolve,
 	}[sub]
 	if run == nil {
 		return fmt.Errorf("%w: unknown case command %q — %s", errUsage, sub, caseUsage)

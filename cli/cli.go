@@ -21,6 +21,7 @@ import (
 
 	"fieldoffice/platform"
 	"fieldoffice/storage"
+	fsync "fieldoffice/sync"
 )
 
 // Env is what a command run sees of the world; tests fill it with buffers.
@@ -59,6 +60,9 @@ func init() {
 		{"case", "work with cases: new | set | transition | note | attach | export-attachment | list | search | show", cmdCase},
 		{"audit", "the audit trail: verify | export [--json]", cmdAudit},
 		{"demo-data", "add N realistic demo cases (--cases N) for demos and benchmarks", cmdDemoData},
+		{"enroll", "enroll this device with the portal: --token TOKEN --user NAME", cmdEnroll},
+		{"sync", "synchronise with the portal now [--json]", cmdSync},
+		{"wipe", "erase this device's vault and enrollment (--yes)", cmdWipe},
 		{"forms", "the services and their forms: list | show TYPE", cmdForms},
 		{"version", "print the version", cmdVersion},
 	}
@@ -122,7 +126,8 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "\nGlobal flags: --data DIR (env FIELDOFFICE_DATA), --tpm SPEC (env FIELDOFFICE_TPM),")
 	fmt.Fprintln(w, "  --user NAME (env FIELDOFFICE_USER). TPM specs: auto, device[:PATH], mssim:HOST:PORT, sim:FILE, none.")
 	fmt.Fprintln(w, "PINs: from the terminal, else one line per PIN on stdin, else FIELDOFFICE_PIN / FIELDOFFICE_NEW_PIN.")
-	fmt.Fprintln(w, "Exit codes: 0 ok, 1 error, 2 usage, 3 wrong PIN or slot locked, 4 tampered data, 5 TPM refused.")
+	fmt.Fprintln(w, "Exit codes: 0 ok, 1 error, 2 usage, 3 wrong PIN or slot locked, 4 tampered data or rollback, 5 TPM refused,")
+	fmt.Fprintln(w, "  7 device revoked by the portal and wiped.")
 	fmt.Fprintln(w, "Run 'fieldoffice COMMAND -h' for a command's flags.")
 }
 
@@ -258,8 +263,20 @@ func (c *ctxt) openVault() (*storage.Vault, func(), error) {
 	return v, done, nil
 }
 
-// openUnlocked opens the vault and unlocks it as the acting user.
+// openUnlocked opens the vault and unlocks it as the acting user. An enrolled device
+// that has been offline longer than its policy allows is not unlocked (sync first).
 func (c *ctxt) openUnlocked() (*storage.Vault, func(), error) {
+	dir, err := c.dataDir()
+	if err != nil {
+		return nil, nil, err
+	}
+	if dev, err := fsync.LoadDevice(dir); err == nil {
+		if err := dev.CheckOffline(c.env.Now()); err != nil {
+			return nil, nil, err
+		}
+	} else if !errors.Is(err, fsync.ErrNotEnrolled) {
+		return nil, nil, err
+	}
 	v, done, err := c.openVault()
 	if err != nil {
 		return nil, nil, err

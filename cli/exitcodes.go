@@ -28,6 +28,8 @@ func ExitCode(err error) int {
 		return ExitOK
 	case errors.Is(err, errUsage):
 		return ExitUsage
+	case errors.Is(err, errWiped):
+		return ExitWiped
 	case errors.Is(err, storage.ErrWrongPIN), errors.Is(err, storage.ErrSlotLocked),
 		errors.Is(err, storage.ErrTPMLockout), errors.Is(err, storage.ErrBadPIN):
 		return ExitAuth

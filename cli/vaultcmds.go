@@ -10,10 +10,12 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"fieldoffice/platform"
 	"fieldoffice/storage"
 	"fieldoffice/storage/crypto"
+	fsync "fieldoffice/sync"
 )
 
 // parsePCRs parses "7", "7,14" or "none".
@@ -146,14 +148,48 @@ func pcrList(p []int) string {
 // StatusJSON is the stable schema of `fieldoffice status --json` (schema
 // "fieldoffice.status/v1"; fields are only ever added).
 type StatusJSON struct {
-	Schema      string     `json:"schema"`
-	Initialised bool       `json:"initialised"`
-	DataDir     string     `json:"data_dir"`
-	Store       *StoreJSON `json:"store,omitempty"`
-	TPM         *TPMJSON   `json:"tpm,omitempty"`
-	Users       []SlotJSON `json:"users"`
-	Recovery    bool       `json:"recovery_slot"`
-	Version     string     `json:"version"`
+	Schema      string      `json:"schema"`
+	Initialised bool        `json:"initialised"`
+	DataDir     string      `json:"data_dir"`
+	Store       *StoreJSON  `json:"store,omitempty"`
+	TPM         *TPMJSON    `json:"tpm,omitempty"`
+	Users       []SlotJSON  `json:"users"`
+	Recovery    bool        `json:"recovery_slot"`
+	Version     string      `json:"version"`
+	Enrollment  *EnrollJSON `json:"enrollment,omitempty"`
+}
+
+// EnrollJSON is the device's enrollment with a portal (readable without a PIN).
+type EnrollJSON struct {
+	Enrolled      bool   `json:"enrolled"`
+	DeviceID      string `json:"device_id,omitempty"`
+	Office        string `json:"office,omitempty"`
+	Portal        string `json:"portal_url,omitempty"`
+	KeyKind       string `json:"key_kind,omitempty"`
+	CertExpires   string `json:"cert_expires,omitempty"`
+	PolicyVersion int    `json:"policy_version,omitempty"`
+	LastContact   string `json:"last_contact,omitempty"`
+	LastSync      string `json:"last_sync,omitempty"`
+	OfflineLocked bool   `json:"offline_locked"`
+}
+
+func enrollJSON(dir string, now time.Time) *EnrollJSON {
+	dev, err := fsync.LoadDevice(dir)
+	if err != nil {
+		return &EnrollJSON{}
+	}
+	out := &EnrollJSON{Enrolled: true, DeviceID: dev.DeviceID, Office: dev.Office, Portal: dev.PortalURL, KeyKind: dev.KeyKind,
+		PolicyVersion: dev.Policy.Version, OfflineLocked: dev.OfflineTooLong(now)}
+	if c, err := dev.Cert(); err == nil {
+		out.CertExpires = c.NotAfter.UTC().Format(time.RFC3339)
+	}
+	if !dev.LastContact.IsZero() {
+		out.LastContact = dev.LastContact.UTC().Format(time.RFC3339)
+	}
+	if !dev.LastSync.IsZero() {
+		out.LastSync = dev.LastSync.UTC().Format(time.RFC3339)
+	}
+	return out
 }
 
 // StoreJSON describes the store file.
@@ -247,13 +283,24 @@ func cmdStatus(_ context.Context, c *ctxt, args []string) error {
 		}
 	}
 	out := statusJSON(dir, st)
+	out.Enrollment = enrollJSON(dir, c.env.Now())
 	if *asJSON {
 		return c.printJSON(out)
 	}
 	w := tabwriter.NewWriter(c.env.Stdout, 0, 0, 2, ' ', 0)
 	defer w.Flush()
+	if e := out.Enrollment; e.Enrolled {
+		fmt.Fprintf(w, "Enrolled:\tyes — device %s, office %q, portal %s\n", e.DeviceID, e.Office, e.Portal)
+		fmt.Fprintf(w, "Certificate expires:\t%s\n", e.CertExpires)
+		fmt.Fprintf(w, "Last contact / sync:\t%s / %s\n", cmpOr(e.LastContact, "never"), cmpOr(e.LastSync, "never"))
+		if e.OfflineLocked {
+			fmt.Fprintf(w, "Offline lock:\tACTIVE — offline longer than the policy allows; run: fieldoffice sync\n")
+		}
+	} else {
+		fmt.Fprintf(w, "Enrolled:\tno (fieldoffice enroll --token TOKEN --user NAME)\n")
+	}
 	if st == nil {
-		fmt.Fprintf(w, "Initialised:\tno (no vault in %s; create one with: fieldoffice init --user NAME)\n", dir)
+		fmt.Fprintf(w, "Initialised:\tno (no vault in %s; create one with: fieldoffice enroll or fieldoffice init --user NAME)\n", dir)
 		return nil
 	}
 	fmt.Fprintf(w, "Initialised:\tyes\n")

@@ -28,7 +28,10 @@ type tpm2Device struct {
 	persist bool // look up / persist the SRK at SRKHandle
 
 	// SRK cache, filled by the first operation that needs it.
-	srk        *srkState
+	srk *srkState
+	// The device key loaded in the TPM, at most one (see tpmDeviceKey).
+	resident *tpmDeviceKey
+
 	closed     bool
 	afterClose func() // extra cleanup (simulator singleton)
 }
@@ -42,9 +45,10 @@ type srkState struct {
 }
 
 var (
-	_ TPM         = (*tpm2Device)(nil)
-	_ PCRExtender = (*tpm2Device)(nil)
-	_ PCRReader   = (*tpm2Device)(nil)
+	_ TPM          = (*tpm2Device)(nil)
+	_ PCRExtender  = (*tpm2Device)(nil)
+	_ PCRReader    = (*tpm2Device)(nil)
+	_ DeviceKeyTPM = (*tpm2Device)(nil)
 )
 
 // newDevice wraps an open transport. persistSRK selects whether the SRK is looked up
@@ -78,7 +82,8 @@ func asTPM(d *tpm2Device, err error) (TPM, error) {
 // Info implements TPM.
 func (d *tpm2Device) Info() Info { return d.info }
 
-// Close flushes a transient SRK and closes the transport. It is safe to call twice.
+// Close flushes a loaded device key and a transient SRK and closes the transport;
+// device keys loaded from it fail to Sign afterwards. It is safe to call twice.
 func (d *tpm2Device) Close() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -87,6 +92,12 @@ func (d *tpm2Device) Close() error {
 	}
 	d.closed = true
 	var errs []error
+	if d.resident != nil {
+		if _, err := (tpm2.FlushContext{FlushHandle: d.resident.handle}).Execute(d.t); err != nil {
+			errs = append(errs, fmt.Errorf("flush device key: %w", err))
+		}
+		d.resident = nil
+	}
 	if d.srk != nil && d.srk.transient {
 		if _, err := (tpm2.FlushContext{FlushHandle: d.srk.handle}).Execute(d.t); err != nil {
 			errs = append(errs, fmt.Errorf("flush SRK: %w", err))

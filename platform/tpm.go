@@ -140,6 +140,6 @@ var (
 	ErrAuthFail     = errors.New("TPM rejected the authorisation value (wrong PIN)")
 	ErrLockout      = errors.New("TPM is in dictionary-attack lockout")
 	ErrPolicy       = errors.New("TPM policy not satisfied (PCR values changed)")
-	ErrWrongTPM     = errors.New("sealed key does not belong to this TPM (TPM cleared or replaced)")
+	ErrWrongTPM     = errors.New("key does not belong to this TPM (TPM cleared or replaced)")
 	ErrNoCounter    = errors.New("NV counter not defined")
 )

@@ -43,3 +43,11 @@ func OpenDevice(dir, spec string, logger *slog.Logger) (*Vault, error) {
 	v.mu.Unlock()
 	return v, nil
 }
+
+// TPM returns the TPM the vault uses (nil for a vault without one). The device's
+// mTLS key lives in the same TPM (platform.LoadDeviceKey); callers must not close it.
+func (v *Vault) TPM() platform.TPM {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	return v.cfg.TPM
+}
