@@ -144,7 +144,7 @@ func TestPullMergesDifferentFields(t *testing.T) {
 func TestPullConflictThenResolve(t *testing.T) {
 	for _, tc := range []struct {
 		choice, want string
-		op          bool // a new op carries the choice
+		op           bool // a new op carries the choice
 	}{
 		{ResolveMine, "0341 1111111", true},
 		{ResolveTheirs, "0341 2222222", false},
