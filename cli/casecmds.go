@@ -17,6 +17,7 @@ import (
 
 	"fieldoffice/cases"
 	"fieldoffice/storage"
+	fsync "fieldoffice/sync"
 )
 
 const caseUsage = "fieldoffice case new --type TYPE [--set F=V ...] | set ID F=V ... | transition ID STATE | " +
@@ -58,7 +59,11 @@ func (c *ctxt) openCases() (*storage.Vault, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	v.SetForms(forms)
+	var dev *fsync.Device
+	if dir, err := c.dataDir(); err == nil {
+		dev, _ = fsync.LoadDevice(dir)
+	}
+	v.SetForms(c.formsFor(dev))
 	return v, done, nil
 }
 

@@ -271,7 +271,7 @@ func cmdSync(ctx context.Context, c *ctxt, args []string) error {
 	if err := c.unlock(v); err != nil {
 		return err
 	}
-	v.SetForms(forms)
+	v.SetForms(c.formsFor(dev))
 	eng := &fsync.Engine{Vault: v, Client: client, Device: dev, DataDir: dir, Logger: c.log,
 		Role: cmpOr(*role, c.env.Getenv("FIELDOFFICE_ROLE"), "sachbearbeitung")}
 	eng.OnEvent = func(ev fsync.Event) {
@@ -355,4 +355,17 @@ func caseResolve(c *ctxt, args []string) error {
 		return c.caseError(err)
 	}
 	return nil
+}
+
+// formsFor returns the forms the repository validates with: the portal's, when the
+// device is enrolled, with the built-in ones for services the portal did not send.
+func (c *ctxt) formsFor(dev *fsync.Device) storage.Forms {
+	if dev == nil {
+		return forms
+	}
+	f, err := dev.Schemas(forms)
+	if err != nil {
+		c.log.Warn("a form the portal delivered does not parse; the built-in one is used", "err", err)
+	}
+	return f
 }

@@ -147,6 +147,11 @@ type Op struct {
 	User         string      `json:"user"` // the device user who made the change
 	Role         string      `json:"role,omitempty"`
 	Created      time.Time   `json:"created"`
+	// Service is the service type of the case ("anmeldung", …). A create must carry
+	// it (a patch has no field for it); the portal ignores it on other kinds and
+	// answers conflict on field "service" when a create names another service than
+	// the existing case's.
+	Service string `json:"service,omitempty"`
 }
 
 // OpsRequest is POST /v1/ops.

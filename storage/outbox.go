@@ -33,8 +33,9 @@ const (
 type OutboxEntry struct {
 	OpID         string      `json:"op_id"` // UUIDv7
 	CaseID       string      `json:"case_id"`
-	BaseRevision int64       `json:"base_revision"` // the case's portal revision the patch was made on
-	Kind         string      `json:"kind"`          // create, patch, transition, note, attach
+	Service      string      `json:"service,omitempty"` // the case's service type (a create needs it)
+	BaseRevision int64       `json:"base_revision"`     // the case's portal revision the patch was made on
+	Kind         string      `json:"kind"`              // create, patch, transition, note, attach
 	Patch        cases.Patch `json:"patch"`
 	Created      time.Time   `json:"created"`
 	User         string      `json:"user"`
@@ -45,7 +46,7 @@ func newOutboxEntry(c *cases.Case, kind string, p cases.Patch, user string, now 
 	if err != nil {
 		return OutboxEntry{}, err
 	}
-	return OutboxEntry{OpID: id.String(), CaseID: c.ID, BaseRevision: c.Revision, Kind: kind, Patch: p, Created: now.UTC(), User: user}, nil
+	return OutboxEntry{OpID: id.String(), CaseID: c.ID, Service: c.Service, BaseRevision: c.Revision, Kind: kind, Patch: p, Created: now.UTC(), User: user}, nil
 }
 
 func (tx *Tx) putOutbox(e OutboxEntry) error {

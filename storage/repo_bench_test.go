@@ -15,6 +15,7 @@ import (
 
 	"fieldoffice/assets"
 	"fieldoffice/cases"
+	"fieldoffice/cases/demo"
 )
 
 // benchCases is the size of the demo store the repository benchmarks run on.
@@ -45,17 +46,17 @@ func BenchmarkRepo(b *testing.B) {
 	pick := func(xs []string) string { return xs[rnd.IntN(len(xs))] }
 	var queries []string
 	for i := range 200 {
-		city := demoCities[rnd.IntN(len(demoCities))]
+		city := demo.Cities[rnd.IntN(len(demo.Cities))]
 		switch i % 5 {
 		case 0:
-			queries = append(queries, pick(demoFamily))
+			queries = append(queries, pick(demo.Family))
 		case 1:
-			queries = append(queries, pick(demoFamily)+" "+city.name)
+			queries = append(queries, pick(demo.Family)+" "+city.Name)
 		case 2:
-			queries = append(queries, pick(demoFamily)+" "+pick(append(slices.Clone(demoFemale), demoMale...)))
+			queries = append(queries, pick(demo.Family)+" "+pick(append(slices.Clone(demo.Female), demo.Male...)))
 		case 3:
-			f := []rune(pick(demoFamily))
-			queries = append(queries, string(f[:min(len(f), 4)])+" "+pick(city.plz))
+			f := []rune(pick(demo.Family))
+			queries = append(queries, string(f[:min(len(f), 4)])+" "+pick(city.PLZ))
 		case 4:
 			queries = append(queries, fmt.Sprintf("%s-%d-%06d", pick([]string{"MB", "PA", "SV", "GA"}), now.Year()-rnd.IntN(2), 1+rnd.IntN(20000)))
 		}

@@ -348,3 +348,25 @@ func TestOutboxIndexSurvivesReopen(t *testing.T) {
 		t.Errorf("cursor = %q", st.Cursor)
 	}
 }
+
+// TestDemoDataIndexesOps: demo cases are unsynced creations whose ops the per-case
+// index knows, like any other change.
+func TestDemoDataIndexesOps(t *testing.T) {
+	v, _ := repoVault(t)
+	if err := v.DemoData(30, 1, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	list, _ := v.Cases(CaseQuery{})
+	err := v.View(func(tx *Tx) error {
+		for _, s := range list {
+			ops, err := tx.pendingOps(s.ID)
+			if err != nil || len(ops) != 1 {
+				t.Errorf("case %s: pending ops %v, %v", s.ID, ops, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

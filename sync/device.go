@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"fieldoffice/cases"
 	"fieldoffice/portal"
 )
 
@@ -45,7 +46,10 @@ type Device struct {
 	Policy      portal.Policy `json:"policy"`
 	PolicyETag  string        `json:"policy_etag,omitempty"`
 	RecoveryPEM string        `json:"recovery_pem,omitempty"`
-	Enrolled    time.Time     `json:"enrolled"`
+	// Forms are the form schemas the portal delivered (cases.ParseSchema JSON).
+	Forms     []json.RawMessage `json:"forms,omitempty"`
+	FormsETag string            `json:"forms_etag,omitempty"`
+	Enrolled  time.Time         `json:"enrolled"`
 	// LastContact is the last time the portal answered this device (any successful
 	// call with the device certificate); LastSync the end of the last complete sync.
 	LastContact time.Time `json:"last_contact,omitzero"`
@@ -177,4 +181,41 @@ func (d *Device) CheckOffline(now time.Time) error {
 	}
 	return fmt.Errorf("%w (%d days; last contact %s): connect to the network and run 'fieldoffice sync' — it needs no PIN for that",
 		ErrOfflineTooLong, d.Policy.MaxOfflineDays, last.Local().Format("02.01.2006 15:04"))
+}
+
+// Schemas returns the portal's form schemas as a storage.Forms: the delivered ones,
+// and the built-in sample forms (fallback) for services the portal did not send. A
+// delivered schema that does not parse is skipped (and reported).
+func (d *Device) Schemas(fallback Forms) (Forms, error) {
+	m := portalForms{byService: map[string]*cases.Schema{}, fallback: fallback}
+	var bad []error
+	for _, raw := range d.Forms {
+		s, err := cases.ParseSchema(raw)
+		if err != nil {
+			bad = append(bad, err)
+			continue
+		}
+		m.byService[s.Service] = s
+	}
+	return m, errors.Join(bad...)
+}
+
+// Forms is where the repository finds form schemas (storage.Forms).
+type Forms interface {
+	Schema(service string) (*cases.Schema, error)
+}
+
+type portalForms struct {
+	byService map[string]*cases.Schema
+	fallback  Forms
+}
+
+func (p portalForms) Schema(service string) (*cases.Schema, error) {
+	if s, ok := p.byService[service]; ok {
+		return s, nil
+	}
+	if p.fallback != nil {
+		return p.fallback.Schema(service)
+	}
+	return nil, fmt.Errorf("no form for service %q", service)
 }

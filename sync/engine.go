@@ -36,7 +36,7 @@ type Summary struct {
 	Pulled     int           `json:"pulled"`    // cases brought in
 	Merged     int           `json:"merged"`    // of them merged with local changes
 	Pushed     int           `json:"pushed"`    // ops the portal applied (incl. replays of applied ones)
-	Conflicts  int           `json:"conflicts"` // ops or pulls that left a conflict
+	Conflicts  int           `json:"conflicts"` // cases in conflict (or with refused changes) after the run
 	Rejected   int           `json:"rejected"`  // ops the portal refused
 	Requeued   int           `json:"requeued,omitempty"`
 	BlobsUp    int           `json:"blobs_uploaded"`
@@ -90,6 +90,9 @@ func (e *Engine) Run(ctx context.Context) (sum Summary, err error) {
 		sum.DurationMS = sum.Duration.Milliseconds()
 		if n, lerr := e.Vault.OutboxLen(); lerr == nil {
 			sum.Pending = n
+		}
+		if ids, lerr := e.Vault.ConflictCases(); lerr == nil {
+			sum.Conflicts = len(ids)
 		}
 		e.finish(sum, err)
 	}()
@@ -148,7 +151,7 @@ func (e *Engine) connect(ctx context.Context) error {
 }
 
 // CheckIn contacts the portal with the device key alone (no vault needed): it fetches
-// the policy when it changed and records the contact, which lifts the offline lock
+// policy and forms when they changed and records the contact, which lifts the offline lock
 // (Device.CheckOffline). ErrRevoked means: wipe.
 func CheckIn(ctx context.Context, c *Client, d *Device, dir string) error {
 	p, tag, err := c.Policy(ctx, d.PolicyETag)
@@ -158,6 +161,14 @@ func CheckIn(ctx context.Context, c *Client, d *Device, dir string) error {
 		return err
 	default:
 		d.Policy, d.PolicyETag = p, tag
+	}
+	forms, ftag, err := c.Forms(ctx, d.FormsETag)
+	switch {
+	case errors.Is(err, ErrNotModified):
+	case err != nil:
+		return err
+	default:
+		d.Forms, d.FormsETag = forms, ftag
 	}
 	d.LastContact = time.Now().UTC()
 	if dir == "" {
@@ -191,7 +202,6 @@ func (e *Engine) pull(ctx context.Context, sum *Summary) error {
 		}
 		sum.Pulled += ps.New + ps.Updated + ps.Merged + ps.Conflicts
 		sum.Merged += ps.Merged
-		sum.Conflicts += ps.Conflicts
 		cursor = page.Next
 		e.emit(Event{Phase: PhasePull, Done: sum.Pulled})
 		if !page.More {
@@ -280,6 +290,9 @@ func (e *Engine) UploadBlob(ctx context.Context, sha string, progress func(int64
 		if st.Complete {
 			return sent, nil
 		}
+		if st.Received > 0 {
+			e.log().Info("attachment upload resumes", "sha256", sha[:12], "offset", st.Received, "attempt", attempt+1)
+		}
 		r, info, err := e.Vault.OpenBlob(sha)
 		if err != nil {
 			return sent, err
@@ -364,7 +377,7 @@ func (e *Engine) push(ctx context.Context, sum *Summary) error {
 		}
 		ops := make([]portal.Op, len(batch))
 		for i, b := range batch {
-			ops[i] = portal.Op{OpID: b.OpID, CaseID: b.CaseID, BaseRevision: b.BaseRevision, Kind: b.Kind,
+			ops[i] = portal.Op{OpID: b.OpID, CaseID: b.CaseID, Service: b.Service, BaseRevision: b.BaseRevision, Kind: b.Kind,
 				Patch: b.Patch, User: b.User, Role: role, Created: b.Created}
 		}
 		resp, err := e.Client.PushOps(ctx, ops)
@@ -381,7 +394,6 @@ func (e *Engine) push(ctx context.Context, sum *Summary) error {
 			return fmt.Errorf("record the portal's answers: %w", err)
 		}
 		sum.Pushed += ps.Applied + ps.Duplicate
-		sum.Conflicts += ps.Conflict
 		sum.Rejected += ps.Rejected
 		sum.Requeued += ps.Requeued
 		done += len(batch)

@@ -97,7 +97,7 @@ func Enroll(ctx context.Context, p EnrollParams) (*Device, error) {
 	return &Device{
 		Version: 1, DeviceID: resp.DeviceID, Name: p.DeviceName, Office: resp.Office, PortalURL: tok.URL,
 		CA: bytes.Clone(resp.CA), Certificate: bytes.Clone(resp.Certificate),
-		KeyKind: p.KeyKind, KeyBlob: bytes.Clone(p.KeyBlob), Policy: resp.Policy, RecoveryPEM: resp.Recovery,
+		KeyKind: p.KeyKind, KeyBlob: bytes.Clone(p.KeyBlob), Policy: resp.Policy, RecoveryPEM: resp.Recovery, Forms: resp.Forms,
 		Enrolled: now, LastContact: now,
 	}, nil
 }
