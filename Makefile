@@ -35,6 +35,7 @@ LDFLAGS := -X fieldoffice/cli.Version=$(VERSION)+$(BUILD)
 
 build: deps
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/fieldoffice .
+	$(GO) build -o bin/portald ./cmd/portald
 
 run: build
 	./bin/fieldoffice

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -13,6 +14,7 @@ import (
 	"fieldoffice/assets"
 	"fieldoffice/cases"
 	"fieldoffice/storage"
+	fsync "fieldoffice/sync"
 )
 
 func (u *UI) loadingScreen() fyne.CanvasObject {
@@ -52,12 +54,16 @@ func userMessage(err error) string {
 		return "Der Sicherheitschip sperrt nach zu vielen falschen PINs vorübergehend. Bitte warten Sie einige Minuten."
 	case errors.Is(err, storage.ErrTPMRefused):
 		return "Der Sicherheitschip gibt den Schlüssel nicht frei (Firmware-Update, Chip zurückgesetzt oder ausgetauscht). Bitte wenden Sie sich an die IT: sie kann die Daten mit dem Wiederherstellungsschlüssel zurückholen."
+	case errors.Is(err, storage.ErrRollback):
+		return "Die Datenablage ist älter als der letzte Stand dieses Geräts (zurückgespielte Kopie). Es wurden keine Daten angezeigt. Bitte wenden Sie sich an die IT."
 	case errors.Is(err, storage.ErrTampered), errors.Is(err, storage.ErrCorrupt):
 		return "Die Datenablage ist beschädigt oder wurde verändert. Es wurden keine Daten angezeigt. Bitte wenden Sie sich an die IT."
 	case errors.Is(err, storage.ErrAlreadyOpen):
 		return "FieldOffice läuft bereits (oder ein Verwaltungsbefehl). Bitte schließen Sie das andere Fenster."
 	case errors.Is(err, storage.ErrBadPIN):
 		return "Die PIN besteht aus mindestens 6 Ziffern."
+	case errors.Is(err, errOfflineTooLong):
+		return err.Error()
 	}
 	return "Ein unerwarteter Fehler ist aufgetreten. Die Details helfen der IT."
 }
@@ -82,7 +88,15 @@ func (u *UI) unlockScreen(msg string) fyne.CanvasObject {
 		btn.Disable()
 		status.SetText("Wird entsperrt …")
 		go func() {
-			err := u.vlt.Unlock(user, p)
+			var err error
+			if dev, derr := fsync.LoadDevice(u.cfg.DataDir); derr == nil {
+				if oerr := dev.CheckOffline(time.Now()); oerr != nil {
+					err = errOfflineTooLong
+				}
+			}
+			if err == nil {
+				err = u.vlt.Unlock(user, p)
+			}
 			clear(p)
 			fyne.Do(func() {
 				btn.Enable()
@@ -184,3 +198,6 @@ func caseText(c *cases.Case) string {
 	}
 	return s
 }
+
+// errOfflineTooLong: the device must check in with the portal before it unlocks.
+var errOfflineTooLong = errors.New("Dieses Gerät war länger offline, als die Richtlinie erlaubt. Bitte mit dem Netz verbinden und synchronisieren (fieldoffice sync), dann entsperren.")

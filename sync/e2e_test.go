@@ -451,3 +451,24 @@ func TestE2EEnrollRefusals(t *testing.T) {
 		t.Fatal("token used twice")
 	}
 }
+
+// TestE2ECursorOfAnotherPortal: a cursor the portal does not know (restored backup)
+// makes the device pull from the start, without duplicating anything.
+func TestE2ECursorOfAnotherPortal(t *testing.T) {
+	p := startPortal(t)
+	p.store().Seed(10, 9)
+	d := enrollDevice(t, p, p.url())
+	d.sync()
+	if err := d.vault.UpdateSyncState(func(s *storage.SyncState) { s.Cursor = "c999999" }); err != nil {
+		t.Fatal(err)
+	}
+	p.store().Seed(3, 10)
+	s := d.sync()
+	if s.Pulled != 3 {
+		t.Fatalf("pull after an unknown cursor: %+v", s)
+	}
+	if list, _ := d.vault.Cases(storage.CaseQuery{}); len(list) != 13 {
+		t.Fatalf("%d cases on the device", len(list))
+	}
+	converged(t, p, d)
+}

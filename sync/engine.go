@@ -189,6 +189,15 @@ func (e *Engine) pull(ctx context.Context, sum *Summary) error {
 	cursor := st.Cursor
 	for pages := 0; ; pages++ {
 		page, err := e.Client.Changes(ctx, cursor, limit)
+		var pe *portal.Problem
+		if err != nil && pages == 0 && cursor != "" && errors.As(err, &pe) && pe.Type == portal.ProblemBadRequest {
+			// The cursor is not of this portal's feed (another portal, or the portal was
+			// restored from a backup): pull from the start; cases already here are
+			// recognised by their revision.
+			e.log().Warn("the portal does not know the stored cursor; pulling from the start", "cursor", cursor, "err", err)
+			cursor = ""
+			page, err = e.Client.Changes(ctx, cursor, limit)
+		}
 		if err != nil {
 			return err
 		}
