@@ -331,6 +331,14 @@ func caseExportAttachment(c *ctxt, args []string) error {
 	if _, ok := cs.Attachment(sha); !ok {
 		return fmt.Errorf("case %s has no attachment %s — 'fieldoffice case show %s' lists them", id, sha, id)
 	}
+	if ok, err := v.HasBlob(sha); err != nil {
+		return err
+	} else if !ok {
+		// Attachments of cases pulled from the portal are downloaded on demand.
+		if err := c.fetchBlob(v, sha); err != nil {
+			return fmt.Errorf("attachment %s is not on this device and could not be downloaded: %w", sha, err)
+		}
+	}
 	r, _, err := v.OpenBlob(sha)
 	if err != nil {
 		return fmt.Errorf("read attachment %s: %w", sha, err)

@@ -112,6 +112,29 @@ func TestCLIEnrollSyncRevoke(t *testing.T) {
 		t.Fatalf("portal after resolve: %q", pc.Values["telefon"])
 	}
 
+	// An attachment added on another device arrives with the case; its content is
+	// downloaded when it is first opened.
+	other := newRunner(t, platform.Spec{Kind: platform.KindNone})
+	if _, err := srv.Store().SetPolicy(map[string]string{"allow_software_keys": "true"}); err != nil {
+		t.Fatal(err)
+	}
+	other.must("246800\n", nil, "enroll", "--token", token(t, srv, url), "--user", "ben")
+	other.env["FIELDOFFICE_PIN"] = "246800"
+	other.must("", nil, "sync")
+	scan := filepath.Join(t.TempDir(), "Vollmacht.pdf")
+	content := []byte(strings.Repeat("%PDF-1.7 Vollmacht\n", 5000))
+	if err := os.WriteFile(scan, content, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sha := strings.TrimSpace(other.must("", nil, "case", "attach", id, scan))
+	other.must("", nil, "sync")
+	r.must("", nil, "sync")
+	out = filepath.Join(t.TempDir(), "download.pdf")
+	r.must("", nil, "case", "export-attachment", id, sha, "--out", out)
+	if got, err := os.ReadFile(out); err != nil || string(got) != string(content) {
+		t.Fatalf("downloaded attachment differs (%v)", err)
+	}
+
 	// Revoked: the next sync (even without the PIN) wipes the device.
 	dev, _ := fsync.LoadDevice(r.data)
 	if _, err := srv.Store().RevokeDevice(dev.DeviceID); err != nil {

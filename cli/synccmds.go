@@ -369,3 +369,28 @@ func (c *ctxt) formsFor(dev *fsync.Device) storage.Forms {
 	}
 	return f
 }
+
+// fetchBlob downloads attachment sha from the portal into the unlocked vault v.
+func (c *ctxt) fetchBlob(v *storage.Vault, sha string) error {
+	dir, err := c.dataDir()
+	if err != nil {
+		return err
+	}
+	dev, err := fsync.LoadDevice(dir)
+	if err != nil {
+		return err
+	}
+	key, err := deviceKey(v, dev)
+	if err != nil {
+		return err
+	}
+	defer key.Close()
+	client, err := dev.Client(key, c.clientConfig())
+	if err != nil {
+		return err
+	}
+	eng := &fsync.Engine{Vault: v, Client: client, Device: dev, Logger: c.log}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	return eng.FetchBlob(ctx, sha)
+}
