@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"maps"
@@ -107,6 +108,22 @@ func (c *ctxt) caseError(err error) error {
 	return err
 }
 
+// caseArgs parses a case command's arguments with fs and checks that between min and
+// max (-1: any number) positional arguments were given, the first a case ID.
+func caseArgs(fs *flag.FlagSet, args []string, use string, min, max int) (id string, rest []string, err error) {
+	pos, err := parse(fs, args)
+	if err != nil {
+		return "", nil, err
+	}
+	if len(pos) < min || (max >= 0 && len(pos) > max) {
+		return "", nil, fmt.Errorf("%w: %s", errUsage, use)
+	}
+	if id, err = caseID(pos[0], use); err != nil {
+		return "", nil, err
+	}
+	return id, pos[1:], nil
+}
+
 // caseID checks a positional case ID.
 func caseID(s, usage string) (string, error) {
 	if !cases.ValidID(s) {
@@ -150,20 +167,12 @@ func caseNew(c *ctxt, args []string) error {
 
 func caseSet(c *ctxt, args []string) error {
 	const use = "fieldoffice case set ID FIELD=VALUE ..."
-	fs := c.flags("case set", "ID FIELD=VALUE ...")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) < 2 {
-		return fmt.Errorf("%w: %s", errUsage, use)
-	}
-	id, err := caseID(pos[0], use)
+	id, kvs, err := caseArgs(c.flags("case set", "ID FIELD=VALUE ..."), args, use, 2, -1)
 	if err != nil {
 		return err
 	}
 	set := setFlags{}
-	for _, kv := range pos[1:] {
+	for _, kv := range kvs {
 		if err := set.Set(kv); err != nil {
 			return fmt.Errorf("%w: %v — %s", errUsage, err, use)
 		}
@@ -183,14 +192,7 @@ func caseTransition(c *ctxt, args []string) error {
 	const use = "fieldoffice case transition ID STATE [--role ROLE]"
 	fs := c.flags("case transition", "ID STATE [--role ROLE]")
 	role := fs.String("role", "", "your role in the workflow (env FIELDOFFICE_ROLE; default sachbearbeitung)")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 2 {
-		return fmt.Errorf("%w: %s", errUsage, use)
-	}
-	id, err := caseID(pos[0], use)
+	id, rest, err := caseArgs(fs, args, use, 2, 2)
 	if err != nil {
 		return err
 	}
@@ -200,7 +202,7 @@ func caseTransition(c *ctxt, args []string) error {
 		return err
 	}
 	defer done()
-	cs, err := v.TransitionCase(id, pos[1], r)
+	cs, err := v.TransitionCase(id, rest[0], r)
 	if err != nil {
 		return c.caseError(err)
 	}
@@ -219,15 +221,7 @@ func cmpOr(vals ...string) string {
 
 func caseNote(c *ctxt, args []string) error {
 	const use = "fieldoffice case note ID TEXT"
-	fs := c.flags("case note", "ID TEXT")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) < 2 {
-		return fmt.Errorf("%w: %s", errUsage, use)
-	}
-	id, err := caseID(pos[0], use)
+	id, words, err := caseArgs(c.flags("case note", "ID TEXT"), args, use, 2, -1)
 	if err != nil {
 		return err
 	}
@@ -236,7 +230,7 @@ func caseNote(c *ctxt, args []string) error {
 		return err
 	}
 	defer done()
-	if _, err := v.AddNote(id, strings.Join(pos[1:], " ")); err != nil {
+	if _, err := v.AddNote(id, strings.Join(words, " ")); err != nil {
 		return c.caseError(err)
 	}
 	return nil
@@ -256,18 +250,12 @@ func caseAttach(c *ctxt, args []string) error {
 	const use = "fieldoffice case attach ID FILE [--name NAME]"
 	fs := c.flags("case attach", "ID FILE [--name NAME]")
 	name := fs.String("name", "", "the attachment's name as users see it (default: the file's name)")
-	pos, err := parse(fs, args)
+	id, rest, err := caseArgs(fs, args, use, 2, 2)
 	if err != nil {
 		return err
 	}
-	if len(pos) != 2 {
-		return fmt.Errorf("%w: %s", errUsage, use)
-	}
-	id, err := caseID(pos[0], use)
-	if err != nil {
-		return err
-	}
-	f, err := os.Open(pos[1])
+	file := rest[0]
+	f, err := os.Open(file)
 	if err != nil {
 		return fmt.Errorf("open the file to attach: %w", err)
 	}
@@ -275,7 +263,7 @@ func caseAttach(c *ctxt, args []string) error {
 	head := make([]byte, 512)
 	n, _ := io.ReadFull(f, head)
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return fmt.Errorf("read %s: %w", pos[1], err)
+		return fmt.Errorf("read %s: %w", file, err)
 	}
 	v, done, err := c.openCases()
 	if err != nil {
@@ -288,13 +276,13 @@ func caseAttach(c *ctxt, args []string) error {
 	info, err := v.PutBlob(f, storage.DefaultMaxBlobSize)
 	if err != nil {
 		if errors.Is(err, storage.ErrBlobTooLarge) {
-			return fmt.Errorf("%s is larger than the %d MiB an attachment may have", pos[1], storage.DefaultMaxBlobSize>>20)
+			return fmt.Errorf("%s is larger than the %d MiB an attachment may have", file, storage.DefaultMaxBlobSize>>20)
 		}
-		return fmt.Errorf("store %s: %w", pos[1], err)
+		return fmt.Errorf("store %s: %w", file, err)
 	}
 	ref := cases.AttachmentRef{
-		SHA256: info.SHA256, Name: cmpOr(*name, filepath.Base(pos[1])),
-		MediaType: mediaType(pos[1], head[:n]), Size: info.Size,
+		SHA256: info.SHA256, Name: cmpOr(*name, filepath.Base(file)),
+		MediaType: mediaType(file, head[:n]), Size: info.Size,
 	}
 	if _, err := v.AddAttachment(id, ref); err != nil {
 		return c.caseError(err)
@@ -307,18 +295,14 @@ func caseExportAttachment(c *ctxt, args []string) error {
 	const use = "fieldoffice case export-attachment ID SHA256 --out FILE (- for stdout)"
 	fs := c.flags("case export-attachment", "ID SHA256 --out FILE")
 	out := fs.String("out", "", "where to write the file (- for stdout); an existing file is not overwritten")
-	pos, err := parse(fs, args)
+	id, rest, err := caseArgs(fs, args, use, 2, 2)
 	if err != nil {
 		return err
 	}
-	if len(pos) != 2 || *out == "" {
+	if *out == "" {
 		return fmt.Errorf("%w: %s", errUsage, use)
 	}
-	id, err := caseID(pos[0], use)
-	if err != nil {
-		return err
-	}
-	sha := strings.ToLower(pos[1])
+	sha := strings.ToLower(rest[0])
 	v, done, err := c.openCases()
 	if err != nil {
 		return err
@@ -508,14 +492,7 @@ func caseShow(c *ctxt, args []string) error {
 	const use = "fieldoffice case show ID [--json]"
 	fs := c.flags("case show", "ID [--json]")
 	asJSON := fs.Bool("json", false, "print JSON")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return fmt.Errorf("%w: %s", errUsage, use)
-	}
-	id, err := caseID(pos[0], use)
+	id, _, err := caseArgs(fs, args, use, 1, 1)
 	if err != nil {
 		return err
 	}

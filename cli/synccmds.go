@@ -247,12 +247,9 @@ func cmdSync(ctx context.Context, c *ctxt, args []string) error {
 	wipe := func(cause error) error {
 		key.Close()
 		closeVault()
-		rep, err := storage.Wipe(dir)
+		rep, err := wipeDevice(dir)
 		if err != nil {
 			return fmt.Errorf("%w — and the wipe failed: %v (remove %s by hand)", cause, err, dir)
-		}
-		if err := fsync.RemoveDevice(dir); err != nil {
-			return fmt.Errorf("%w — vault wiped, but the enrollment record stays: %v", cause, err)
 		}
 		c.log.Warn("device revoked by the portal: vault crypto-erased", "path", rep.Path, "bytes_overwritten", rep.Overwritten)
 		return fmt.Errorf("%w: the portal revoked this device; the local data was erased (%s). Ask IT to enroll it again", errWiped, rep.Time.Local().Format("02.01.2006 15:04:05"))
@@ -310,11 +307,8 @@ func cmdWipe(_ context.Context, c *ctxt, args []string) error {
 	if err != nil {
 		return err
 	}
-	rep, err := storage.Wipe(dir)
+	rep, err := wipeDevice(dir)
 	if err != nil {
-		return err
-	}
-	if err := fsync.RemoveDevice(dir); err != nil {
 		return err
 	}
 	if !rep.Removed {
@@ -327,19 +321,11 @@ func cmdWipe(_ context.Context, c *ctxt, args []string) error {
 
 func caseResolve(c *ctxt, args []string) error {
 	const use = "fieldoffice case resolve ID FIELD mine|theirs|VALUE"
-	fs := c.flags("case resolve", "ID FIELD mine|theirs|VALUE")
-	pos, err := parse(fs, args)
+	id, rest, err := caseArgs(c.flags("case resolve", "ID FIELD mine|theirs|VALUE"), args, use, 3, -1)
 	if err != nil {
 		return err
 	}
-	if len(pos) < 3 {
-		return fmt.Errorf("%w: %s", errUsage, use)
-	}
-	id, err := caseID(pos[0], use)
-	if err != nil {
-		return err
-	}
-	field, choice := pos[1], strings.Join(pos[2:], " ")
+	field, choice := rest[0], strings.Join(rest[1:], " ")
 	if !strings.Contains(field, ".") {
 		field = "values." + field
 	}
@@ -393,4 +379,16 @@ func (c *ctxt) fetchBlob(v *storage.Vault, sha string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	return eng.FetchBlob(ctx, sha)
+}
+
+// wipeDevice crypto-erases the vault in dir and removes the enrollment record.
+func wipeDevice(dir string) (storage.WipeReport, error) {
+	rep, err := storage.Wipe(dir)
+	if err != nil {
+		return rep, err
+	}
+	if err := fsync.RemoveDevice(dir); err != nil {
+		return rep, fmt.Errorf("vault wiped, but the enrollment record stays: %w", err)
+	}
+	return rep, nil
 }
