@@ -1,6 +1,23 @@
 // Package app is the FieldOffice GUI (Fyne). It shows screens and talks to the vault
-// only through storage's API: no bbolt, no HTTP here. Every storage or TPM call runs off
-// the UI goroutine; results come back through fyne.Do.
+// and the portal only through storage's and sync's API: no bbolt, no HTTP here. Every
+// storage, TPM or network call runs off the UI goroutine (goDo); results come back
+// through fyne.Do.
+//
+// # Layout of the package
+//
+//	app.go        UI, window, navigation between screens
+//	session.go    what exists between unlock and lock: forms, sync engine, background sync
+//	shell.go      the frame around the main screens: navigation bar, sync bar
+//	i18n.go       tr(): every string, German and English (assets/translations)
+//	unlock.go     setup, error and unlock screens
+//	caselist.go   the case list: search, filters, sort, badges
+//	casedetail.go one case: form, workflow, notes, attachments, history (form.go renders forms)
+//	capture.go    a new application, with signature.go's signature pad
+//	conflicts.go  resolving conflicts field by field
+//	syncbar.go    online/offline, last sync, pending changes, progress
+//	device.go     TPM, enrollment, storage, users; change PIN
+//	lock.go       lock button, idle auto-lock
+//	theme.go      high contrast, text size; shortcuts.go: the keyboard
 package app
 
 import (
@@ -11,7 +28,6 @@ import (
 	"runtime"
 
 	"fyne.io/fyne/v2"
-	"fyne.io/fyne/v2/widget"
 
 	"fieldoffice/platform"
 	_ "fieldoffice/platform/locale" // a C locale becomes German before Fyne reads it
@@ -53,6 +69,19 @@ func Run(a fyne.App, cfg Config) int {
 	return 0
 }
 
+// Preference keys (fyne.Preferences; never secrets or case content).
+const (
+	prefLanguage     = "language"
+	prefHighContrast = "high_contrast"
+	prefTextScale    = "text_scale"
+	prefWindowWidth  = "window_width"
+	prefWindowHeight = "window_height"
+)
+
+// Minimum window size: a 10" tablet in landscape at 100 % (1280×800 less the system
+// bars) and a small laptop.
+var minWindow = fyne.NewSize(960, 600)
+
 // UI is the running app: one window whose content is the current screen.
 type UI struct {
 	app  fyne.App
@@ -60,16 +89,22 @@ type UI struct {
 	cfg  Config
 	log  *slog.Logger
 	vlt  *storage.Vault
-	last error // last open error, shown on the setup screen
+	sess *session // nil while locked
+	last error    // last open error, shown on the error screen
 
-	unlock unlockWidgets // the unlock screen's widgets, for keyboard focus and tests
-}
+	screen string // the current screen's name (title)
 
-type unlockWidgets struct {
-	user   *widget.Select
-	pin    *widget.Entry
-	button *widget.Button
-	status *widget.Label
+	unlock  unlockWidgets // the unlock screen's widgets, for keyboard focus and tests
+	list    *caseList     // caselist.go
+	detail  *caseDetail   // casedetail.go
+	capture *capture      // capture.go
+	bar     *syncBar      // syncbar.go
+	locker  *locker       // lock.go
+
+	// hooks for tests and measurements; nil in production.
+	hooks struct {
+		listShown func(n int) // the case list shows n cases
+	}
 }
 
 // New creates the main window and shows the first screen: setup when the device has no
@@ -85,10 +120,20 @@ func New(a fyne.App, cfg Config) (*UI, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if _, err := loadCatalog(); err != nil {
+		return nil, err
+	}
 	u := &UI{app: a, cfg: cfg, log: cfg.Logger}
-	u.win = a.NewWindow("FieldOffice")
-	u.win.Resize(fyne.NewSize(1024, 700))
+	setLanguage(a.Preferences().StringWithFallback(prefLanguage, LangDE))
+	applyTheme(a, a.Preferences().Bool(prefHighContrast), float32(a.Preferences().FloatWithFallback(prefTextScale, 1)))
+	u.win = a.NewWindow(tr("app.title"))
+	w := float32(a.Preferences().FloatWithFallback(prefWindowWidth, 1100))
+	h := float32(a.Preferences().FloatWithFallback(prefWindowHeight, 720))
+	u.win.Resize(fyne.NewSize(max(w, minWindow.Width), max(h, minWindow.Height)))
 	u.win.SetContent(u.loadingScreen())
+	u.bar = newSyncBar(u)
+	u.locker = newLocker(u)
+	installShortcuts(u)
 	go u.open()
 	return u, nil
 }
@@ -99,10 +144,10 @@ func (u *UI) open() {
 	fyne.Do(func() {
 		switch {
 		case errors.Is(err, storage.ErrNotInitialised):
-			u.setScreen("Einrichtung", u.setupScreen())
+			u.setScreen(tr("screen.setup"), u.setupScreen())
 		case err != nil:
 			u.last = err
-			u.setScreen("Fehler", u.errorScreen(err))
+			u.setScreen(tr("screen.error"), u.errorScreen(err))
 		default:
 			u.vlt = v
 			u.showUnlock("")
@@ -110,12 +155,26 @@ func (u *UI) open() {
 	})
 }
 
+// setScreen shows c as the window's whole content, titled "FieldOffice – name".
 func (u *UI) setScreen(name string, c fyne.CanvasObject) {
-	u.win.SetTitle("FieldOffice – " + name)
+	u.screen = name
+	u.win.SetTitle(tr("app.title") + " – " + name)
 	u.win.SetContent(c)
 }
 
+// rememberSize stores the window size for the next start.
+func (u *UI) rememberSize() {
+	s := u.win.Canvas().Size()
+	if s.Width >= minWindow.Width && s.Height >= minWindow.Height {
+		u.app.Preferences().SetFloat(prefWindowWidth, float64(s.Width))
+		u.app.Preferences().SetFloat(prefWindowHeight, float64(s.Height))
+	}
+}
+
 func (u *UI) shutdown() {
+	u.rememberSize()
+	u.sess.end()
+	u.sess = nil
 	if u.vlt != nil {
 		if err := u.vlt.Close(); err != nil {
 			u.log.Error("close vault", "err", err)

@@ -1,0 +1,4 @@
+package app
+
+// showDevice shows the device screen (to be built).
+func (u *UI) showDevice() {}
