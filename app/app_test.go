@@ -14,21 +14,6 @@ import (
 	"fieldoffice/storage/crypto"
 )
 
-// waitTitle waits until the window title contains want (screens change from goroutines).
-func waitTitle(t *testing.T, u *UI, want string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		var title string
-		fyne.DoAndWait(func() { title = u.win.Title() })
-		if strings.Contains(title, want) {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("window title never contained %q (is %q)", want, u.win.Title())
-}
-
 func TestSetupScreenWithoutVault(t *testing.T) {
 	a := test.NewTempApp(t)
 	u, err := New(a, Config{DataDir: t.TempDir()})
