@@ -4,6 +4,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 
 	"fieldoffice/app"
 	"fieldoffice/cli"
+	"fieldoffice/platform"
 	_ "fieldoffice/platform/locale" // before Fyne reads the locale: see its doc
 )
 
@@ -45,6 +47,14 @@ func main() {
 	if fs.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "fieldoffice: unknown command %q (run 'fieldoffice help')\n", fs.Arg(0))
 		os.Exit(cli.ExitUsage)
+	}
+	// The system configuration of a managed install fills what flags and env left open.
+	if sys, err := platform.LoadSystemConfig(); err != nil {
+		fmt.Fprintln(os.Stderr, "fieldoffice:", err)
+		os.Exit(cli.ExitError)
+	} else {
+		cfg.DataDir = cmp.Or(cfg.DataDir, sys.DataDir)
+		cfg.TPMSpec = cmp.Or(cfg.TPMSpec, sys.TPM)
 	}
 	if err := app.CheckDisplay(); err != nil {
 		fmt.Fprintln(os.Stderr, "fieldoffice:", err)

@@ -274,7 +274,7 @@ func TestCLIRollbackSWTPM(t *testing.T) {
 	r.env["FIELDOFFICE_PIN"] = "135790"
 
 	var st StatusJSON
-	if err := json.Unmarshal([]byte(r.must("", nil, "status", "--json")), &st); err != nil {
+	if err := json.Unmarshal([]byte(r.status("--json")), &st); err != nil {
 		t.Fatal(err)
 	}
 	if !st.TPM.RollbackProtection {
@@ -307,13 +307,13 @@ func TestCLIRollbackSWTPM(t *testing.T) {
 func TestCLIStatusNoRollback(t *testing.T) {
 	r := caseRunner(t)
 	var st StatusJSON
-	if err := json.Unmarshal([]byte(r.must("", nil, "status", "--json")), &st); err != nil {
+	if err := json.Unmarshal([]byte(r.status("--json")), &st); err != nil {
 		t.Fatal(err)
 	}
 	if st.TPM != nil && st.TPM.RollbackProtection {
 		t.Fatalf("status without TPM claims rollback protection: %+v", st.TPM)
 	}
-	if out := r.must("", nil, "status"); !strings.Contains(out, "Rollback detection:") || !strings.Contains(out, "not detected") && !strings.Contains(out, "no") {
+	if out := r.status(); !strings.Contains(out, "Rollback detection:") || !strings.Contains(out, "not detected") && !strings.Contains(out, "no") {
 		t.Errorf("status text:\n%s", out)
 	}
 }

@@ -63,6 +63,7 @@ func init() {
 		{"enroll", "enroll this device with the portal: --token TOKEN --user NAME", cmdEnroll},
 		{"sync", "synchronise with the portal now [--json]", cmdSync},
 		{"wipe", "erase this device's vault and enrollment (--yes)", cmdWipe},
+		{"doctor", "check TPM, store, clock, portal and certificate, and say what to do [--json] [--unlock]", cmdDoctor},
 		{"forms", "the services and their forms: list | show TYPE", cmdForms},
 		{"version", "print the version", cmdVersion},
 	}
@@ -127,7 +128,7 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "  --user NAME (env FIELDOFFICE_USER). TPM specs: auto, device[:PATH], mssim:HOST:PORT, sim:FILE, none.")
 	fmt.Fprintln(w, "PINs: from the terminal, else one line per PIN on stdin, else FIELDOFFICE_PIN / FIELDOFFICE_NEW_PIN.")
 	fmt.Fprintln(w, "Exit codes: 0 ok, 1 error, 2 usage, 3 wrong PIN or slot locked, 4 tampered data or rollback, 5 TPM refused,")
-	fmt.Fprintln(w, "  7 device revoked by the portal and wiped.")
+	fmt.Fprintln(w, "  6 not compliant with the device policy (status), 7 device revoked by the portal and wiped.")
 	fmt.Fprintln(w, "Run 'fieldoffice COMMAND -h' for a command's flags.")
 }
 
@@ -155,6 +156,10 @@ type ctxt struct {
 	dataFlag string
 	tpmFlag  string
 	userFlag string
+
+	sys       platform.SystemConfig
+	sysErr    error
+	sysLoaded bool
 }
 
 // flags returns a FlagSet for command name with the global flags registered on it.
@@ -190,12 +195,30 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
+// sysConfig returns the system configuration (platform.SystemConfig), read once.
+func (c *ctxt) sysConfig() (platform.SystemConfig, error) {
+	if !c.sysLoaded {
+		c.sys, c.sysErr = platform.LoadSystemConfig()
+		c.sysLoaded = true
+	}
+	return c.sys, c.sysErr
+}
+
+// dataDir is --data, else FIELDOFFICE_DATA, else the system configuration's
+// data_dir, else the user's default data directory.
 func (c *ctxt) dataDir() (string, error) {
 	if c.dataFlag != "" {
 		return c.dataFlag, nil
 	}
 	if d := c.env.Getenv("FIELDOFFICE_DATA"); d != "" {
 		return d, nil
+	}
+	sys, err := c.sysConfig()
+	if err != nil {
+		return "", err
+	}
+	if sys.DataDir != "" {
+		return sys.DataDir, nil
 	}
 	d, err := platform.DefaultDataDir()
 	if err != nil {
@@ -204,11 +227,19 @@ func (c *ctxt) dataDir() (string, error) {
 	return d, nil
 }
 
-// explicitSpec returns the TPM spec given by flag or env, and whether one was given.
+// explicitSpec returns the TPM spec given by flag, env or the system configuration,
+// and whether one was given.
 func (c *ctxt) explicitSpec() (platform.Spec, bool, error) {
 	s := c.tpmFlag
 	if s == "" {
 		s = c.env.Getenv("FIELDOFFICE_TPM")
+	}
+	if s == "" {
+		sys, err := c.sysConfig()
+		if err != nil {
+			return platform.Spec{}, false, err
+		}
+		s = sys.TPM
 	}
 	if s == "" {
 		return platform.Spec{Kind: platform.KindAuto}, false, nil
@@ -263,20 +294,9 @@ func (c *ctxt) openVault() (*storage.Vault, func(), error) {
 	return v, done, nil
 }
 
-// openUnlocked opens the vault and unlocks it as the acting user. An enrolled device
-// that has been offline longer than its policy allows is not unlocked (sync first).
+// openUnlocked opens the vault and unlocks it as the acting user (see unlock for the
+// device policy).
 func (c *ctxt) openUnlocked() (*storage.Vault, func(), error) {
-	dir, err := c.dataDir()
-	if err != nil {
-		return nil, nil, err
-	}
-	if dev, err := fsync.LoadDevice(dir); err == nil {
-		if err := dev.CheckOffline(c.env.Now()); err != nil {
-			return nil, nil, err
-		}
-	} else if !errors.Is(err, fsync.ErrNotEnrolled) {
-		return nil, nil, err
-	}
 	v, done, err := c.openVault()
 	if err != nil {
 		return nil, nil, err
@@ -310,18 +330,40 @@ func (c *ctxt) actingUser(v *storage.Vault) (string, error) {
 	return "", fmt.Errorf("%w: this device has several users (%s): say which with --user NAME", errUsage, strings.Join(users, ", "))
 }
 
-// unlock unlocks v as the acting user, asking for the PIN.
+// unlock unlocks v as the acting user, asking for the PIN. On an enrolled device the
+// policy is enforced: no unlock when offline too long or with a forbidden software
+// key; afterwards the user's slot is re-sealed to the policy's PCRs if they changed.
 func (c *ctxt) unlock(v *storage.Vault) error {
 	user, err := c.actingUser(v)
 	if err != nil {
 		return err
+	}
+	dir, err := c.dataDir()
+	if err != nil {
+		return err
+	}
+	dev, derr := fsync.LoadDevice(dir)
+	if derr == nil {
+		if err := dev.BeforeUnlock(v.Status(), user, c.env.Now()); err != nil {
+			return err
+		}
 	}
 	pin, err := c.pins.current(user)
 	if err != nil {
 		return err
 	}
 	defer clear(pin)
-	return v.Unlock(user, pin)
+	if err := v.Unlock(user, pin); err != nil {
+		return err
+	}
+	if derr == nil {
+		if resealed, err := dev.AfterUnlock(v, user, pin); err != nil {
+			c.log.Warn("could not apply the policy's PCR set", "err", err)
+		} else if resealed {
+			fmt.Fprintf(c.env.Stderr, "Your key is now bound to PCRs %s (device policy %d).\n", pcrList(dev.Policy.PCRs), dev.Policy.Version)
+		}
+	}
+	return nil
 }
 
 func cmdVersion(_ context.Context, c *ctxt, args []string) error {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -23,6 +24,7 @@ type runner struct {
 	data string
 	tpm  string
 	env  map[string]string
+	now  func() time.Time // nil: time.Now
 }
 
 type result struct {
@@ -48,7 +50,7 @@ func (r *runner) run(stdin string, env []string, args ...string) result {
 	var out, errb bytes.Buffer
 	code := Run(context.Background(), Env{
 		Args: args, Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errb,
-		Getenv: func(k string) string { return e[k] },
+		Getenv: func(k string) string { return e[k] }, Now: r.now,
 	})
 	return result{code, out.String(), errb.String()}
 }
@@ -71,6 +73,17 @@ func (r *runner) expect(code int, stdin string, env []string, args ...string) re
 	return res
 }
 
+// status runs `status` and returns its output; exit 6 (not compliant — e.g. not
+// enrolled) is as fine as 0 here: the tests of compliance check the code themselves.
+func (r *runner) status(args ...string) string {
+	r.t.Helper()
+	res := r.run("", nil, append([]string{"status"}, args...)...)
+	if res.code != ExitOK && res.code != ExitNonCompliant {
+		r.t.Fatalf("fieldoffice status: exit %d\nstdout: %s\nstderr: %s", res.code, res.stdout, res.stderr)
+	}
+	return res.stdout
+}
+
 // flow is the admin flow every TPM kind must support. It returns the recovery key file.
 func flow(t *testing.T, r *runner) string {
 	keyFile := filepath.Join(t.TempDir(), "recovery.key")
@@ -79,7 +92,7 @@ func flow(t *testing.T, r *runner) string {
 
 	// status before init
 	var st StatusJSON
-	if err := json.Unmarshal([]byte(r.must("", nil, "status", "--json")), &st); err != nil {
+	if err := json.Unmarshal([]byte(r.status("--json")), &st); err != nil {
 		t.Fatal(err)
 	}
 	if st.Initialised {
@@ -91,7 +104,7 @@ func flow(t *testing.T, r *runner) string {
 	r.must("135790\n", nil, "init", "--user", "anna", "--recovery-pubkey", keyFile+".pub")
 	r.expect(ExitError, "135790\n", nil, "init", "--user", "anna")
 
-	if err := json.Unmarshal([]byte(r.must("", nil, "status", "--json")), &st); err != nil {
+	if err := json.Unmarshal([]byte(r.status("--json")), &st); err != nil {
 		t.Fatal(err)
 	}
 	if !st.Initialised || st.Store == nil || st.Store.FormatVersion < 1 || !st.Recovery ||
@@ -99,7 +112,7 @@ func flow(t *testing.T, r *runner) string {
 		fmt.Sprint(st.TPM.PCRs) != "[7]" || st.TPM.Hardware {
 		t.Fatalf("status after init: %+v %+v", st, st.TPM)
 	}
-	plain := r.must("", nil, "status")
+	plain := r.status()
 	for _, want := range []string{"Initialised:", "anna", "PCRs bound:", "7"} {
 		if !strings.Contains(plain, want) {
 			t.Errorf("status output lacks %q:\n%s", want, plain)
@@ -148,7 +161,7 @@ func TestCLIFlowSoftwareKey(t *testing.T) {
 	r := newRunner(t, platform.Spec{Kind: platform.KindNone})
 	r.expect(ExitUsage, "135790\n", nil, "init", "--user", "anna")
 	r.must("135790\n", nil, "init", "--user", "anna", "--allow-software-key")
-	out := r.must("", nil, "status")
+	out := r.status()
 	if !strings.Contains(out, "NOT hardware-protected") {
 		t.Errorf("status does not say the software key is not hardware-protected:\n%s", out)
 	}
@@ -232,7 +245,7 @@ func TestCLISlotLockAndReset(t *testing.T) {
 	if !strings.Contains(res.stderr, "locked") {
 		t.Errorf("locked slot message: %q", res.stderr)
 	}
-	if out := r.must("", nil, "status"); !strings.Contains(out, "LOCKED") {
+	if out := r.status(); !strings.Contains(out, "LOCKED") {
 		t.Errorf("status does not show the locked slot:\n%s", out)
 	}
 	r.expect(ExitUsage, "864200\n", nil, "user", "reset", "anna")

@@ -18,6 +18,10 @@ const (
 	ExitTPMRefuse = 5 // TPM refused to unseal: PCRs changed, other TPM, TPM cleared
 )
 
+// errNonCompliant: status found the device policy violated (exit code 6). The report
+// is on stdout; the error line says only that.
+var errNonCompliant = errors.New("the device does not comply with its policy (see the report above)")
+
 // errUsage marks an error as a usage error (exit code 2).
 var errUsage = errors.New("usage")
 
@@ -30,6 +34,8 @@ func ExitCode(err error) int {
 		return ExitUsage
 	case errors.Is(err, errWiped):
 		return ExitWiped
+	case errors.Is(err, errNonCompliant):
+		return ExitNonCompliant
 	case errors.Is(err, storage.ErrWrongPIN), errors.Is(err, storage.ErrSlotLocked),
 		errors.Is(err, storage.ErrTPMLockout), errors.Is(err, storage.ErrBadPIN):
 		return ExitAuth

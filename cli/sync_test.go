@@ -66,7 +66,7 @@ func TestCLIEnrollSyncRevoke(t *testing.T) {
 	}
 	r.env["FIELDOFFICE_PIN"] = "135790"
 	var st StatusJSON
-	if err := json.Unmarshal([]byte(r.must("", nil, "status", "--json")), &st); err != nil {
+	if err := json.Unmarshal([]byte(r.status("--json")), &st); err != nil {
 		t.Fatal(err)
 	}
 	if st.Enrollment == nil || !st.Enrollment.Enrolled || st.Enrollment.Office != "Bürgerbüro Nord" || st.Enrollment.KeyKind != fsync.KeyTPM || !st.Recovery {
@@ -176,7 +176,7 @@ func TestCLIOfflineLock(t *testing.T) {
 		t.Errorf("offline lock message: %q", res.stderr)
 	}
 	var st StatusJSON
-	json.Unmarshal([]byte(r.must("", nil, "status", "--json")), &st)
+	json.Unmarshal([]byte(r.status("--json")), &st)
 	if st.Enrollment == nil || !st.Enrollment.OfflineLocked {
 		t.Errorf("status does not show the offline lock: %+v", st.Enrollment)
 	}
@@ -197,5 +197,142 @@ func TestCLIEnrollSoftwareRefused(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(r.data, f)); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("%s left behind", f)
 		}
+	}
+}
+
+// TestCLISystemConfig: the system configuration supplies data dir and TPM; env and
+// flags override it; its portal_url refuses tokens of other portals.
+func TestCLISystemConfig(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "config.toml")
+	data := filepath.Join(dir, "from-config")
+	body := "data_dir = \"" + data + "\"\ntpm = \"none\"\nportal_url = \"https://portal.example.org:8443\"\n"
+	if err := os.WriteFile(conf, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("FIELDOFFICE_CONFIG", conf)
+	r := newRunner(t, platform.Spec{Kind: platform.KindNone})
+	r.env["FIELDOFFICE_DATA"], r.env["FIELDOFFICE_TPM"] = "", ""
+	r.must("135790\n", nil, "init", "--user", "anna", "--allow-software-key")
+	if _, err := os.Stat(filepath.Join(data, storage.FileName)); err != nil {
+		t.Fatalf("init did not use the configured data dir: %v", err)
+	}
+	// The environment wins over the file.
+	r.env["FIELDOFFICE_DATA"] = r.data
+	if out := r.status(); !strings.Contains(out, "no vault in "+r.data) {
+		t.Errorf("env did not override the config:\n%s", out)
+	}
+	// A token for another portal is refused before anything is created.
+	srv, url := runPortal(t)
+	res := r.expect(ExitError, "135790\n", nil, "enroll", "--token", token(t, srv, url), "--user", "anna")
+	if !strings.Contains(res.stderr, "this install belongs to https://portal.example.org:8443") {
+		t.Errorf("foreign token: %q", res.stderr)
+	}
+	// A broken file is named.
+	os.WriteFile(conf, []byte("tpm = \"quantum\"\n"), 0o644)
+	if res := r.expect(ExitError, "", nil, "case", "list"); !strings.Contains(res.stderr, conf) {
+		t.Errorf("broken config: %q", res.stderr)
+	}
+}
+
+// TestCLIStatusCompliance: status --json on an enrolled device reports the policy in
+// force and each rule; exit 0 when compliant, 6 when a rule is violated, and back.
+func TestCLIStatusCompliance(t *testing.T) {
+	srv, url := runPortal(t)
+	if _, err := srv.Store().SetPolicy(map[string]string{"allow_software_keys": "true", "max_offline_days": "5"}); err != nil {
+		t.Fatal(err)
+	}
+	r := newRunner(t, platform.Spec{Kind: platform.KindNone})
+	r.must("135790\n", nil, "enroll", "--token", token(t, srv, url), "--user", "ben")
+	r.env["FIELDOFFICE_PIN"] = "135790"
+	id := strings.TrimSpace(r.must("", nil, "case", "new", "--type", "anmeldung", "--set", "familienname=Kunz"))
+	r.must("", nil, "case", "note", id, "Rückruf")
+
+	var st StatusJSON
+	if err := json.Unmarshal([]byte(r.must("", nil, "status", "--json")), &st); err != nil {
+		t.Fatal(err)
+	}
+	if !st.Compliant || st.Policy == nil || st.Policy.MaxOfflineDays != 5 || st.Policy.Version < 2 || st.Sync == nil || st.Sync.PendingOps != 2 {
+		t.Fatalf("status: compliant %v policy %+v sync %+v rules %+v", st.Compliant, st.Policy, st.Sync, st.Compliance)
+	}
+	rule := func(st StatusJSON, name string) RuleJSON {
+		for _, r := range st.Compliance {
+			if r.Rule == name {
+				return r
+			}
+		}
+		t.Fatalf("no rule %s in %+v", name, st.Compliance)
+		return RuleJSON{}
+	}
+	// Offline too long → not compliant (exit 6), the rule says why.
+	dev, _ := fsync.LoadDevice(r.data)
+	dev.LastContact = time.Now().Add(-6 * 24 * time.Hour)
+	dev.Save(r.data)
+	res := r.expect(ExitNonCompliant, "", nil, "status", "--json")
+	json.Unmarshal([]byte(res.stdout), &st)
+	if st.Compliant || rule(st, RuleOffline).OK || !strings.Contains(rule(st, RuleOffline).Why, "5 days") {
+		t.Fatalf("offline rule: %+v", rule(st, RuleOffline))
+	}
+	// Syncing brings it back, and the pending changes go out.
+	r.must("", []string{"FIELDOFFICE_PIN="}, "sync", "--check-in")
+	r.must("", nil, "sync")
+	json.Unmarshal([]byte(r.must("", nil, "status", "--json")), &st)
+	if !st.Compliant || st.Sync.PendingOps != 0 || st.Sync.LastSuccess == "" {
+		t.Fatalf("after sync: %+v %+v", st.Compliance, st.Sync)
+	}
+	// A stricter policy: software keys forbidden → rule violated, and unlock refused.
+	if _, err := srv.Store().SetPolicy(map[string]string{"allow_software_keys": "false"}); err != nil {
+		t.Fatal(err)
+	}
+	r.must("", []string{"FIELDOFFICE_PIN="}, "sync", "--check-in")
+	res = r.expect(ExitNonCompliant, "", nil, "status", "--json")
+	json.Unmarshal([]byte(res.stdout), &st)
+	if rule(st, RuleKeyProtection).OK {
+		t.Fatalf("key protection with a software key under a strict policy: %+v", st.Compliance)
+	}
+	res = r.expect(ExitError, "", nil, "case", "list")
+	if !strings.Contains(res.stderr, "does not allow keys outside a TPM") {
+		t.Errorf("unlock with a forbidden software key: %q", res.stderr)
+	}
+}
+
+// TestCLIDoctor: doctor checks store, audit, key, portal, clock and certificate, and
+// says what to do when one fails.
+func TestCLIDoctor(t *testing.T) {
+	srv, url := runPortal(t)
+	if _, err := srv.Store().SetPolicy(map[string]string{"allow_software_keys": "true"}); err != nil {
+		t.Fatal(err)
+	}
+	r := newRunner(t, platform.Spec{Kind: platform.KindNone})
+	if res := r.expect(ExitError, "", nil, "doctor"); !strings.Contains(res.stdout, "fieldoffice enroll") {
+		t.Errorf("doctor without a vault:\n%s", res.stdout)
+	}
+	r.must("135790\n", nil, "enroll", "--token", token(t, srv, url), "--user", "ben")
+	r.env["FIELDOFFICE_PIN"] = "135790"
+	var checks []CheckJSON
+	if err := json.Unmarshal([]byte(r.must("", nil, "doctor", "--json", "--unlock")), &checks); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, c := range checks {
+		got[c.Check] = c.Result
+	}
+	for check, want := range map[string]string{"store": CheckOK, "audit": CheckOK, "values": CheckOK, "portal": CheckOK, "clock": CheckOK, "certificate": CheckOK, "device key": CheckOK, "tpm": CheckWarn} {
+		if got[check] != want {
+			t.Errorf("check %s = %q, want %q (%+v)", check, got[check], want, checks)
+		}
+	}
+	// A clock an hour off fails, with what to do.
+	r.now = func() time.Time { return time.Now().Add(time.Hour) }
+	res := r.expect(ExitError, "", nil, "doctor")
+	if !strings.Contains(res.stdout, "clock") || !strings.Contains(res.stdout, "NTP") {
+		t.Errorf("doctor with a wrong clock:\n%s", res.stdout)
+	}
+	r.now = nil
+	// The portal gone: fails with a network hint.
+	srv.Close()
+	res = r.expect(ExitError, "", nil, "doctor")
+	if !strings.Contains(res.stdout, "cannot be reached") {
+		t.Errorf("doctor without the portal:\n%s", res.stdout)
 	}
 }

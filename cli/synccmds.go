@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"fieldoffice/platform"
+	"fieldoffice/portal"
 	"fieldoffice/storage"
 	"fieldoffice/storage/crypto"
 	fsync "fieldoffice/sync"
@@ -74,6 +75,17 @@ func cmdEnroll(ctx context.Context, c *ctxt, args []string) error {
 	dir, err := c.dataDir()
 	if err != nil {
 		return err
+	}
+	if sys, err := c.sysConfig(); err != nil {
+		return err
+	} else if sys.PortalURL != "" {
+		tok, err := portal.ParseToken(*token)
+		if err != nil {
+			return fmt.Errorf("%w: %v", errUsage, err)
+		}
+		if strings.TrimRight(tok.URL, "/") != strings.TrimRight(sys.PortalURL, "/") {
+			return fmt.Errorf("the token is for the portal %s, but this install belongs to %s (%s): ask IT for a token of your portal", tok.URL, sys.PortalURL, sys.Path)
+		}
 	}
 	if _, err := fsync.LoadDevice(dir); err == nil {
 		return fmt.Errorf("this device is enrolled already (%s); to enroll it again, wipe it first: fieldoffice wipe --yes", filepath.Join(dir, fsync.DeviceFile))

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"fieldoffice/platform"
+	"fieldoffice/portal"
 	"fieldoffice/storage"
 	"fieldoffice/storage/crypto"
 	fsync "fieldoffice/sync"
@@ -157,6 +158,21 @@ type StatusJSON struct {
 	Recovery    bool        `json:"recovery_slot"`
 	Version     string      `json:"version"`
 	Enrollment  *EnrollJSON `json:"enrollment,omitempty"`
+	// Policy is the device policy in force (from the portal), nil when not enrolled.
+	Policy *portal.Policy `json:"policy,omitempty"`
+	// Sync: changes waiting for the portal and cases needing a decision (from clear
+	// counters: no PIN needed), last successful sync.
+	Sync *SyncStatusJSON `json:"sync,omitempty"`
+	// Compliant is false when a rule is violated; `status` then exits with 6.
+	Compliant  bool       `json:"compliant"`
+	Compliance []RuleJSON `json:"compliance"`
+}
+
+// SyncStatusJSON is the sync part of the status.
+type SyncStatusJSON struct {
+	PendingOps  int    `json:"pending_ops"`
+	Conflicts   int    `json:"conflicts"`
+	LastSuccess string `json:"last_success,omitempty"`
 }
 
 // EnrollJSON is the device's enrollment with a portal (readable without a PIN).
@@ -284,9 +300,36 @@ func cmdStatus(_ context.Context, c *ctxt, args []string) error {
 	}
 	out := statusJSON(dir, st)
 	out.Enrollment = enrollJSON(dir, c.env.Now())
-	if *asJSON {
-		return c.printJSON(out)
+	dev, _ := fsync.LoadDevice(dir)
+	if dev != nil {
+		p := dev.Policy
+		out.Policy = &p
 	}
+	if st != nil {
+		out.Sync = &SyncStatusJSON{PendingOps: st.PendingOps, Conflicts: st.Conflicts}
+		if dev != nil && !dev.LastSync.IsZero() {
+			out.Sync.LastSuccess = dev.LastSync.UTC().Format(time.RFC3339)
+		}
+	}
+	out.Compliance = compliance(st, dev, c.env.Now())
+	out.Compliant = compliant(out.Compliance)
+	var result error
+	if !out.Compliant {
+		result = errNonCompliant
+	}
+	if *asJSON {
+		if err := c.printJSON(out); err != nil {
+			return err
+		}
+		return result
+	}
+	defer func() {
+		for _, r := range out.Compliance {
+			if !r.OK {
+				fmt.Fprintf(c.env.Stdout, "NOT COMPLIANT: %s — %s\n", r.Rule, r.Why)
+			}
+		}
+	}()
 	w := tabwriter.NewWriter(c.env.Stdout, 0, 0, 2, ' ', 0)
 	defer w.Flush()
 	if e := out.Enrollment; e.Enrolled {
@@ -301,7 +344,7 @@ func cmdStatus(_ context.Context, c *ctxt, args []string) error {
 	}
 	if st == nil {
 		fmt.Fprintf(w, "Initialised:\tno (no vault in %s; create one with: fieldoffice enroll or fieldoffice init --user NAME)\n", dir)
-		return nil
+		return result
 	}
 	fmt.Fprintf(w, "Initialised:\tyes\n")
 	fmt.Fprintf(w, "Store:\t%s (%s, format %d)\n", out.Store.Path, humanBytes(out.Store.SizeBytes), out.Store.FormatVersion)
@@ -320,7 +363,7 @@ func cmdStatus(_ context.Context, c *ctxt, args []string) error {
 		}
 		fmt.Fprintf(w, "User:\t%s (%s slot, %s)\n", u.Name, u.Type, state)
 	}
-	return nil
+	return result
 }
 
 func yesNo(b bool) string {

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -629,4 +630,69 @@ func (v *Vault) Recover(key *ecdh.PrivateKey, user string, newPIN []byte) error 
 	}
 	v.log.Info("vault recovered with the recovery key", "user", user, "slot", s.Type, "tpm", newHdr.TPMSpec)
 	return nil
+}
+
+// ResealPCRs binds user's TPM slot to a new PCR set (a stricter or changed device
+// policy) and makes it the vault's set for slots created from now on. It needs the
+// user's PIN (the sealed secret's auth value) — the app calls it right after an
+// unlock. Other users' slots stay bound to the set they were sealed with until they
+// unlock and are re-sealed in turn; each slot carries its own set. The TPM must show
+// the current PCR values the new policy expects: re-sealing happens on the running
+// system, so the new set's current values are what future unlocks must match.
+func (v *Vault) ResealPCRs(user string, pin []byte, pcrs []int) error {
+	v.slotMu.Lock()
+	defer v.slotMu.Unlock()
+	dek, old, err := v.tryPIN(user, pin)
+	if err != nil {
+		return err
+	}
+	defer dek.Zero()
+	if old.Type != slotTPM {
+		return fmt.Errorf("reseal %q: %w", user, platform.ErrNoTPM)
+	}
+	v.mu.RLock()
+	hdr := v.hdr
+	v.mu.RUnlock()
+	hdr.PCRs = slices.Clone(pcrs)
+	s, err := newUserSlot(&v.cfg, &hdr, user, pin, &dek, true)
+	if err != nil {
+		return err
+	}
+	s.Created = old.Created
+	mac := dek.Derive(crypto.PurposeHeaderMAC)
+	defer mac.Zero()
+	err = v.changeSlots(&mac, func(btx *bolt.Tx) error {
+		hb, err := json.Marshal(hdr)
+		if err != nil {
+			return err
+		}
+		if err := btx.Bucket(bucketMeta).Put(metaHeader, hb); err != nil {
+			return err
+		}
+		if err := putSlot(btx, s); err != nil {
+			return err
+		}
+		return putFailures(btx, user, 0)
+	})
+	if err != nil {
+		return err
+	}
+	v.mu.Lock()
+	v.hdr = hdr
+	v.mu.Unlock()
+	v.log.Info("key slot re-sealed to a new PCR set", "user", user, "pcrs", pcrs)
+	return nil
+}
+
+// SlotPCRs returns the PCR set user's TPM slot is sealed to (nil for other slots).
+func (v *Vault) SlotPCRs(user string) []int {
+	var out []int
+	_ = v.view(func(btx *bolt.Tx) error {
+		return forEachSlot(btx, func(s *slot, _ int) {
+			if s.Name == user && s.Type == slotTPM && s.Sealed != nil {
+				out = slices.Clone(s.Sealed.PCRs)
+			}
+		})
+	})
+	return out
 }

@@ -370,3 +370,26 @@ func TestDemoDataIndexesOps(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestStatusCountsWhileLocked: pending changes and conflicts are visible to status
+// without the PIN.
+func TestStatusCountsWhileLocked(t *testing.T) {
+	v, _ := repoVault(t)
+	c := synced(t, v, "Busch")
+	v.set(t, c.ID, "telefon", "0361 1111111")
+	if _, err := v.ApplyPull([][]byte{portalCase(t, c, 2, func(p *cases.Case) { p.Values["telefon"] = "0361 2222222" })}, "c2"); err != nil {
+		t.Fatal(err)
+	}
+	newAnmeldung(t, v, "Lorenz", "Ute", "Ring", "99084", "Erfurt")
+	v.Lock()
+	if st := v.Status(); st.PendingOps != 2 || st.Conflicts != 1 {
+		t.Fatalf("locked status: pending %d conflicts %d", st.PendingOps, st.Conflicts)
+	}
+}
+
+func (v *Vault) set(t testing.TB, id, k, val string) {
+	t.Helper()
+	if _, err := v.SetFields(id, map[string]string{k: val}); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -238,8 +238,31 @@ func (tx *Tx) flushCounts() error {
 		if err := tx.btx.Bucket(bucketMeta).Put(key, sealed); err != nil {
 			return err
 		}
+		if clearCounted[name] {
+			ck := []byte(prefixClearCount + name)
+			if err := tx.btx.Bucket(bucketMeta).Put(ck, binary.BigEndian.AppendUint64(nil, uint64(n))); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
+}
+
+// Buckets whose entry count is also kept in clear (meta "clear-count/<bucket>"), so
+// that `status` can report pending changes and conflicts without a PIN. The numbers
+// are metadata (docs/SECURITY.md) and unauthenticated: a hint for the MDM, not a
+// fact the vault relies on.
+var clearCounted = map[string]bool{"outbox": true, "conflicts": true, "rejections": true}
+
+const prefixClearCount = "clear-count/"
+
+// clearCount reads a clear-text count (0 when absent).
+func clearCount(btx *bolt.Tx, bucket string) int {
+	b := btx.Bucket(bucketMeta).Get([]byte(prefixClearCount + bucket))
+	if len(b) != 8 {
+		return 0
+	}
+	return int(binary.BigEndian.Uint64(b))
 }
 
 // ReadAll reads all of bucket and calls fn for each entry in key order. The sealed

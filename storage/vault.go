@@ -457,6 +457,9 @@ type Status struct {
 	RecoveryConfigured bool
 	SoftwareKey        bool // a key slot is not hardware-protected
 	RollbackProtected  bool // a TPM NV counter detects an older copy of the vault put back (rollback.go)
+	// PendingOps and Conflicts (cases in conflict or with refused changes, at most) come
+	// from clear-text counters readable while locked; hints, not authenticated.
+	PendingOps, Conflicts int
 }
 
 // SlotInfo describes one key slot.
@@ -491,6 +494,8 @@ func (v *Vault) Status() Status {
 		return st
 	}
 	_ = v.view(func(btx *bolt.Tx) error {
+		st.PendingOps = clearCount(btx, "outbox")
+		st.Conflicts = clearCount(btx, "conflicts") + clearCount(btx, "rejections")
 		return forEachSlot(btx, func(s *slot, failures int) {
 			st.Slots = append(st.Slots, SlotInfo{Name: s.Name, Type: s.Type, Failures: failures, Locked: failures >= MaxFailures, Created: s.Created})
 			switch s.Type {

@@ -93,3 +93,44 @@ func TestSimulatorVault(t *testing.T) {
 		t.Fatalf("Status.TPMSpec = %q, want %q", st.TPMSpec, spec2)
 	}
 }
+
+// TestResealPCRs: a changed PCR policy re-seals the unlocking user's slot; afterwards
+// the new PCR is enforced for that slot and the header names the new set.
+func TestResealPCRs(t *testing.T) {
+	spec := tpmtest.SimSpec(t)
+	tpm := openSim(t, spec)
+	defer tpm.Close()
+	cfg := testConfig(t, tpm)
+	cfg.Spec = spec
+	v, err := Create(cfg, CreateOptions{User: "anna", PIN: pinAnna})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	if got := v.SlotPCRs("anna"); len(got) != 1 || got[0] != 7 {
+		t.Fatalf("initial slot PCRs %v", got)
+	}
+	if err := v.ResealPCRs("anna", pinBob, []int{7, 14}); err == nil {
+		t.Fatal("reseal with a wrong PIN")
+	}
+	if err := v.ResealPCRs("anna", pinAnna, []int{7, 14}); err != nil {
+		t.Fatal(err)
+	}
+	if got := v.SlotPCRs("anna"); len(got) != 2 || got[1] != 14 {
+		t.Fatalf("slot PCRs after reseal %v", got)
+	}
+	if st := v.Status(); len(st.PCRs) != 2 {
+		t.Fatalf("header PCRs %v", st.PCRs)
+	}
+	v.Lock()
+	if err := v.Unlock("anna", pinAnna); err != nil {
+		t.Fatalf("unlock after reseal: %v", err)
+	}
+	v.Lock()
+	if err := tpm.(platform.PCRExtender).ExtendPCR(14, []byte("new boot component")); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Unlock("anna", pinAnna); !errors.Is(err, ErrTPMRefused) {
+		t.Fatalf("unlock after PCR 14 changed: %v", err)
+	}
+}

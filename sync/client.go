@@ -461,3 +461,20 @@ func (c *Client) BlobGet(ctx context.Context, sha string, off int64) (io.ReadClo
 	}
 	return resp.Body, nil
 }
+
+// Ping asks the portal how it sees this device (GET /v1/device) and returns, besides,
+// the portal's clock (the Date header) and the round-trip time — for `doctor`.
+func (c *Client) Ping(ctx context.Context) (portal.DeviceInfo, time.Time, time.Duration, error) {
+	start := time.Now()
+	r, err := c.do(c.http.R().SetContext(ctx), http.MethodGet, portal.PathDevice)
+	rtt := time.Since(start)
+	if err != nil {
+		return portal.DeviceInfo{}, time.Time{}, rtt, err
+	}
+	var d portal.DeviceInfo
+	if err := decodeJSON(r, &d); err != nil {
+		return d, time.Time{}, rtt, err
+	}
+	date, _ := http.ParseTime(r.Header().Get("Date"))
+	return d, date, rtt, nil
+}
