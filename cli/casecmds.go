@@ -273,10 +273,11 @@ func caseAttach(c *ctxt, args []string) error {
 	if _, err := v.Case(id); err != nil {
 		return c.caseError(err)
 	}
-	info, err := v.PutBlob(f, storage.DefaultMaxBlobSize)
+	limit := c.maxAttachment()
+	info, err := v.PutBlob(f, limit)
 	if err != nil {
 		if errors.Is(err, storage.ErrBlobTooLarge) {
-			return fmt.Errorf("%s is larger than the %d MiB an attachment may have", file, storage.DefaultMaxBlobSize>>20)
+			return fmt.Errorf("%s is larger than the %d MiB an attachment may have", file, limit>>20)
 		}
 		return fmt.Errorf("store %s: %w", file, err)
 	}

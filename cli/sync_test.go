@@ -336,3 +336,38 @@ func TestCLIDoctor(t *testing.T) {
 		t.Errorf("doctor without the portal:\n%s", res.stdout)
 	}
 }
+
+// TestCLIRecoverAfterTPMReplaced: the device's TPM is replaced (another simulator):
+// the vault refuses (exit 5), the organisation's recovery key from the portal opens
+// it offline, and the device enrolls again with a new key in the new TPM — without
+// losing the changes made before.
+func TestCLIRecoverAfterTPMReplaced(t *testing.T) {
+	srv, url := runPortal(t)
+	r := newRunner(t, tpmtest.SimSpec(t))
+	r.must("135790\n", nil, "enroll", "--token", token(t, srv, url), "--user", "anna")
+	r.env["FIELDOFFICE_PIN"] = "135790"
+	id := strings.TrimSpace(r.must("", nil, "case", "new", "--type", "anmeldung", "--set", "familienname=Voigt"))
+
+	// The mainboard is replaced: another TPM.
+	r.tpm = tpmtest.SimSpec(t).String()
+	res := r.expect(ExitTPMRefuse, "", nil, "case", "list")
+	if !strings.Contains(res.stderr, "fieldoffice recover") {
+		t.Errorf("TPM replaced: %q", res.stderr)
+	}
+	keyFile := filepath.Join(srv.Store().Dir(), "recovery.key")
+	r.must("246800\n", []string{"FIELDOFFICE_PIN="}, "recover", "--recovery-key", keyFile, "--user", "anna")
+	r.env["FIELDOFFICE_PIN"] = "246800"
+	if rows := r.rows("case", "list"); len(rows) != 1 || rows[0].ID != id {
+		t.Fatalf("after recovery: %+v", rows)
+	}
+	// The device key was in the old TPM: sync cannot authenticate until re-enrolled.
+	if res := r.run("", nil, "sync"); res.code == ExitOK {
+		t.Fatal("sync with the device key of a replaced TPM succeeded")
+	}
+	r.expect(ExitError, "", nil, "enroll", "--token", token(t, srv, url), "--user", "anna")
+	r.must("", nil, "enroll", "--force", "--token", token(t, srv, url), "--user", "anna")
+	r.must("", nil, "sync")
+	if c, err := srv.Store().Case(id); err != nil || c.Values["familienname"] != "Voigt" {
+		t.Fatalf("case made before the replacement on the portal: %+v %v", c, err)
+	}
+}

@@ -58,6 +58,7 @@ func cmdEnroll(ctx context.Context, c *ctxt, args []string) error {
 	fs := c.flags("enroll", "--token TOKEN --user NAME [--name DEVICE]")
 	token := fs.String("token", "", "the enrollment token from IT (portald token create); env FIELDOFFICE_TOKEN")
 	name := fs.String("name", "", "the device's name in the portal (default: the host name)")
+	force := fs.Bool("force", false, "replace this device's enrollment (after its TPM was replaced and the vault recovered); the vault stays")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -87,8 +88,8 @@ func cmdEnroll(ctx context.Context, c *ctxt, args []string) error {
 			return fmt.Errorf("the token is for the portal %s, but this install belongs to %s (%s): ask IT for a token of your portal", tok.URL, sys.PortalURL, sys.Path)
 		}
 	}
-	if _, err := fsync.LoadDevice(dir); err == nil {
-		return fmt.Errorf("this device is enrolled already (%s); to enroll it again, wipe it first: fieldoffice wipe --yes", filepath.Join(dir, fsync.DeviceFile))
+	if _, err := fsync.LoadDevice(dir); err == nil && !*force {
+		return fmt.Errorf("this device is enrolled already (%s); to enroll it again after a TPM replacement use --force (the vault stays), or wipe it first: fieldoffice wipe --yes", filepath.Join(dir, fsync.DeviceFile))
 	}
 	vaultExists := false
 	if _, err := os.Stat(filepath.Join(dir, storage.FileName)); err == nil {
@@ -403,4 +404,31 @@ func wipeDevice(dir string) (storage.WipeReport, error) {
 		return rep, fmt.Errorf("vault wiped, but the enrollment record stays: %w", err)
 	}
 	return rep, nil
+}
+
+// validateNewPIN checks a PIN being set: the vault's rule (6+ digits) and, on an
+// enrolled device, the policy's minimum length.
+func (c *ctxt) validateNewPIN(pin []byte) error {
+	if err := storage.ValidatePIN(pin); err != nil {
+		return err
+	}
+	dir, err := c.dataDir()
+	if err != nil {
+		return err
+	}
+	if dev, err := fsync.LoadDevice(dir); err == nil && len(pin) < dev.Policy.MinPINLength {
+		return fmt.Errorf("%w: the device policy asks for at least %d digits", storage.ErrBadPIN, dev.Policy.MinPINLength)
+	}
+	return nil
+}
+
+// maxAttachment is the policy's attachment limit on an enrolled device, else the
+// vault's default.
+func (c *ctxt) maxAttachment() int64 {
+	if dir, err := c.dataDir(); err == nil {
+		if dev, err := fsync.LoadDevice(dir); err == nil && dev.Policy.MaxAttachmentBytes > 0 {
+			return dev.Policy.MaxAttachmentBytes
+		}
+	}
+	return storage.DefaultMaxBlobSize
 }

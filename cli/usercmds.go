@@ -83,7 +83,7 @@ func userChange(c *ctxt, sub string, args []string) error {
 			return err
 		}
 		defer clear(pin)
-		if err := storage.ValidatePIN(pin); err != nil {
+		if err := c.validateNewPIN(pin); err != nil {
 			return err
 		}
 		if err := v.AddUser(name, pin); err != nil {
@@ -134,7 +134,7 @@ func userPasswd(c *ctxt, args []string) error {
 		return err
 	}
 	defer clear(pin)
-	if err := storage.ValidatePIN(pin); err != nil {
+	if err := c.validateNewPIN(pin); err != nil {
 		return err
 	}
 	if err := v.ChangePIN(name, old, pin); err != nil {
@@ -173,7 +173,7 @@ func cmdRecover(_ context.Context, c *ctxt, args []string) error {
 		return err
 	}
 	defer clear(pin)
-	if err := storage.ValidatePIN(pin); err != nil {
+	if err := c.validateNewPIN(pin); err != nil {
 		return err
 	}
 	if err := v.Recover(key, c.userFlag, pin); err != nil {
