@@ -11,5 +11,8 @@
 // cursor in one transaction; it pushes its outbox in batches (POST /v1/ops), each op
 // carrying a UUID the portal applies at most once and a per-field patch the portal
 // checks against the current values; attachments go up and down resumably by SHA-256.
+// An admin's remote actions (wipe, lock, resync, rotate-cert) reach the device at its
+// next contact: every authenticated answer carries the header Device-Actions (the
+// pending count), GET /v1/device lists them, and the device reports each outcome.
 // Errors are RFC 9457 problem details with stable type URIs (the Problem* constants).
 package portal

@@ -22,7 +22,13 @@ const (
 	PathChanges = "/v1/changes" // GET ?since=CURSOR&limit=N → ChangesPage
 	PathOps     = "/v1/ops"     // POST OpsRequest (header Idempotency-Key) → OpsResponse
 	PathBlobs   = "/v1/blobs/"  // + SHA-256 (64 lowercase hex): HEAD, PUT (Content-Range), GET (Range)
-	PathDevice  = "/v1/device"  // GET → DeviceInfo (the calling device as the portal sees it)
+	PathDevice  = "/v1/device"  // GET → DeviceInfo (the calling device as the portal sees it, with its pending actions)
+	// PathDeviceActions + action ID: POST ActionResult → 204 (the device reports the
+	// outcome of a remote action).
+	PathDeviceActions = "/v1/device/actions/"
+	// PathDeviceCertificate: POST CertificateRequest → CertificateResponse (a new client
+	// certificate for the calling device: same device ID, new serial).
+	PathDeviceCertificate = "/v1/device/certificate"
 )
 
 // Headers of the blob protocol and the op batch.
@@ -36,6 +42,11 @@ const (
 	HeaderBlobComplete = "Blob-Complete"
 	// HeaderBlobSize on a PUT: the blob's total size (also in Content-Range).
 	HeaderBlobSize = "Blob-Size"
+	// HeaderDeviceActions on every answer to an authenticated call (success or
+	// problem, after the device was recognised): how many remote actions are pending
+	// for the device, in decimal ("0" when none). Above 0 the device fetches GET
+	// /v1/device to learn them.
+	HeaderDeviceActions = "Device-Actions"
 )
 
 // MaxChangesLimit is the largest page GET /v1/changes returns; DefaultChangesLimit
@@ -194,6 +205,70 @@ type DeviceInfo struct {
 	CertExpires   time.Time `json:"cert_expires"`
 	PolicyVersion int       `json:"policy_version"`
 	Revoked       bool      `json:"revoked"`
+	// Actions are the remote actions pending for the device, oldest first (never
+	// null; empty when none). The device carries them out in this order and reports
+	// each with POST PathDeviceActions + ID.
+	Actions []Action `json:"actions"`
+}
+
+// Kinds of remote actions (Action.Kind).
+const (
+	// ActionWipe: crypto-erase the store (vault keys, vault, outbox, attachments),
+	// then report done with the time; the portal then marks the device wiped and
+	// answers its further calls with 403 device-revoked, upon which the device forgets
+	// its enrollment.
+	ActionWipe = "wipe"
+	// ActionLock: lock the app now; the next use needs the PIN.
+	ActionLock = "lock"
+	// ActionResync: drop the change-feed cursor and pull from the start (the outbox
+	// is kept and pushed as usual).
+	ActionResync = "resync"
+	// ActionRotateCert: get a new client certificate with POST PathDeviceCertificate
+	// (a CSR of the existing TPM key or of a new key), switch to it, then report.
+	ActionRotateCert = "rotate-cert"
+)
+
+// ActionKinds are the kinds of remote actions, in the order of the constants.
+var ActionKinds = []string{ActionWipe, ActionLock, ActionResync, ActionRotateCert}
+
+// Outcomes a device reports (ActionResult.Status).
+const (
+	ActionDone   = "done"
+	ActionFailed = "failed"
+)
+
+// Action is a remote action queued by an admin, carried out by the device at its
+// next contact.
+type Action struct {
+	ID      string    `json:"id"`   // UUID
+	Kind    string    `json:"kind"` // one of ActionKinds; a device refuses (reports failed) a kind it does not know
+	Created time.Time `json:"created"`
+}
+
+// ActionResult is POST PathDeviceActions + ID: what became of an action.
+type ActionResult struct {
+	Status string    `json:"status"`           // ActionDone or ActionFailed
+	Detail string    `json:"detail,omitempty"` // why it failed, or a note (at most MaxActionDetail bytes; no case content)
+	Time   time.Time `json:"time"`             // when it happened on the device (zero: the portal's clock at the report)
+}
+
+// MaxActionDetail is the longest ActionResult.Detail the portal accepts (bytes).
+const MaxActionDetail = 1000
+
+// CertificateRequest is POST PathDeviceCertificate.
+type CertificateRequest struct {
+	CSR      []byte `json:"csr"`                // DER PKCS#10, ECDSA P-256, signed by the (existing or new) device key
+	TPMKind  string `json:"tpm_kind,omitempty"` // as at enrollment; "" keeps the recorded one
+	Hardware bool   `json:"hardware,omitempty"` // the key is in a hardware TPM
+	Software bool   `json:"software,omitempty"` // the key is a software key (refused unless the policy allows software keys)
+}
+
+// CertificateResponse answers POST PathDeviceCertificate.
+type CertificateResponse struct {
+	Certificate []byte    `json:"certificate"` // DER X.509: CN = the same device ID, a new serial, one year
+	CA          []byte    `json:"ca"`          // DER X.509 of the portal CA (unchanged)
+	Serial      string    `json:"serial"`      // lowercase hex of the new serial number
+	Expires     time.Time `json:"expires"`
 }
 
 // Problem is an RFC 9457 problem detail (application/problem+json), the body of

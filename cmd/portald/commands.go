@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"fieldoffice/cases"
+	"fieldoffice/portal"
 	"fieldoffice/portal/server"
 )
 
@@ -57,10 +58,12 @@ func init() {
 		{"init", "--dir DIR [--hosts HOST,…]", "create a portal: CA, server certificate, recovery key, portal.db", cmdInit},
 		{"serve", "--dir DIR [--listen ADDR]", "serve the device API (TLS) and the admin socket until interrupted", cmdServe},
 		{"token", "create --dir DIR --office NAME [--ttl 24h] [--url https://HOST:PORT] [--json]", "create a one-time enrollment token", cmdToken},
-		{"device", "list [--json] | revoke ID", "list or revoke enrolled devices", cmdDevice},
+		{"device", "list [--json] | show ID [--json] | revoke ID | wipe ID | lock ID | resync ID | rotate ID | cancel ID ACTION-ID",
+			"list, inspect or revoke devices; queue remote actions they carry out at their next contact", cmdDevice},
 		{"seed", "--dir DIR --cases N [--seed S]", "add N realistic demo cases to the feed", cmdSeed},
 		{"case", "list [--json] | show ID [--json] | set ID FIELD=VALUE… | assign ID USER", "look at and edit cases in the office", cmdCase},
 		{"policy", "show [--json] | set KEY=VALUE…", "show or change the device policy", cmdPolicy},
+		{"recovery", "export --out FILE [--remove] | show", "export the recovery private key for offline storage, or print the public key", cmdRecovery},
 		{"version", "", "print the version", cmdVersion},
 	}
 }
@@ -178,7 +181,7 @@ func cmdInit(e *env, args []string) error {
 	}
 	defer st.Close()
 	fmt.Fprintf(e.stdout, "portal created in %s\nCA SHA-256: %s\n", f.dir, st.CAFingerprint())
-	fmt.Fprintf(e.stdout, "recovery private key: %s (move it to safe offline storage)\n", filepath.Join(f.dir, "recovery.key"))
+	fmt.Fprintf(e.stdout, "recovery private key: %s (move it to safe offline storage: portald recovery export --out FILE --remove)\n", filepath.Join(f.dir, "recovery.key"))
 	return nil
 }
 
@@ -260,6 +263,20 @@ func cmdToken(e *env, args []string) error {
 	return nil
 }
 
+// actionWords are the `device` subcommands that queue a remote action.
+var actionWords = map[string]string{
+	"wipe": portal.ActionWipe, "lock": portal.ActionLock, "resync": portal.ActionResync,
+	"rotate": portal.ActionRotateCert, "rotate-cert": portal.ActionRotateCert,
+}
+
+// actionEffects say what a queued action does, for the confirmation.
+var actionEffects = map[string]string{
+	portal.ActionWipe:       "it erases its store at its next contact and reports back; the portal then marks it wiped and refuses it",
+	portal.ActionLock:       "the app locks at its next contact and asks for the PIN again",
+	portal.ActionResync:     "it pulls all cases from the start at its next contact",
+	portal.ActionRotateCert: "it asks for a new client certificate at its next contact",
+}
+
 func cmdDevice(e *env, args []string) error {
 	f := newFlags(e, "device", true)
 	asJSON := f.Bool("json", false, "print JSON")
@@ -267,23 +284,60 @@ func cmdDevice(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	sub := ""
+	if len(pos) > 0 {
+		sub = pos[0]
+	}
+	kind, isAction := actionWords[sub]
 	switch {
-	case len(pos) == 1 && pos[0] == "list":
-	case len(pos) == 2 && pos[0] == "revoke":
+	case sub == "list" && len(pos) == 1:
+	case (sub == "revoke" || sub == "show" || isAction) && len(pos) == 2:
+	case sub == "cancel" && len(pos) == 3:
 	default:
-		return usagef("want `device list` or `device revoke ID`")
+		return usagef("want `device list`, `device show ID`, `device revoke ID`, `device wipe|lock|resync|rotate ID` or `device cancel ID ACTION-ID`")
 	}
 	a, err := f.admin()
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	if pos[0] == "revoke" {
+	switch {
+	case sub == "revoke":
 		d, err := a.RevokeDevice(pos[1])
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(e.stdout, "device %s (%s) revoked at %s: it wipes its store at its next contact\n", d.ID, d.Name, d.Revoked.Local().Format(time.DateTime))
+		return nil
+	case sub == "show":
+		d, err := a.DeviceDetails(pos[1])
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return printJSON(e.stdout, d)
+		}
+		return printDevice(e.stdout, d)
+	case sub == "cancel":
+		act, err := a.CancelAction(pos[1], pos[2])
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return printJSON(e.stdout, act)
+		}
+		fmt.Fprintf(e.stdout, "action %s (%s) of device %s cancelled\n", act.ID, act.Kind, act.Device)
+		return nil
+	case isAction:
+		act, err := a.QueueAction(pos[1], kind)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return printJSON(e.stdout, act)
+		}
+		fmt.Fprintf(e.stdout, "%s of device %s pending since %s (action %s): %s\n",
+			act.Kind, act.Device, act.Created.Local().Format(time.DateTime), act.ID, actionEffects[act.Kind])
 		return nil
 	}
 	list, err := a.Devices()
@@ -297,13 +351,100 @@ func cmdDevice(e *env, args []string) error {
 		if d.Software {
 			key = "software"
 		}
-		state := "active"
-		if d.IsRevoked() {
-			state = "revoked " + d.Revoked.Local().Format(time.DateOnly)
+		state := d.State()
+		switch {
+		case d.IsWiped():
+			state += " " + d.Wiped.Local().Format(time.DateOnly)
+		case d.IsRevoked():
+			state += " " + d.Revoked.Local().Format(time.DateOnly)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.ID, d.Office, d.Name, key, d.Enrolled.Local().Format(time.DateOnly), dateOrDash(d.LastSeen), state)
 	}
 	return tw.Flush()
+}
+
+// printDevice prints `device show`.
+func printDevice(w io.Writer, d server.DeviceDetails) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	row := func(k, format string, args ...any) { fmt.Fprintf(tw, "%s\t"+format+"\n", append([]any{k}, args...)...) }
+	row("ID", "%s", d.ID)
+	row("office", "%s", d.Office)
+	row("name", "%s", d.Name)
+	row("user", "%s", d.User)
+	key := "TPM"
+	switch {
+	case d.Software:
+		key = "software key"
+	case d.Hardware:
+		key = "hardware TPM"
+	}
+	row("key", "%s (tpm kind %s)", key, cmpOr(d.TPMKind, "-"))
+	row("enrolled", "%s", timeOrDash(d.Enrolled))
+	row("last contact", "%s", timeOrDash(d.LastSeen))
+	policy := "-"
+	if d.PolicyVersion > 0 {
+		policy = fmt.Sprintf("version %d (since %s)", d.PolicyVersion, timeOrDash(d.PolicyFetched))
+		if d.PolicyVersion != d.PolicyCurrent {
+			policy += fmt.Sprintf("; the portal has version %d", d.PolicyCurrent)
+		}
+	}
+	row("policy", "%s", policy)
+	row("certificate", "serial %s, expires %s", d.CertSerial, timeOrDash(d.CertExpires))
+	if !d.CertRotated.IsZero() {
+		row("", "issued %s (rotated)", timeOrDash(d.CertRotated))
+	}
+	if d.PrevCertSerial != "" {
+		row("previous certificate", "serial %s, valid until the device uses the new one (expires %s)", d.PrevCertSerial, timeOrDash(d.PrevCertExpires))
+	}
+	row("revoked", "%s", yesAt(d.Revoked))
+	row("wiped", "%s", yesAt(d.Wiped))
+	row("state", "%s", d.State)
+	row("pending actions", "%d", d.PendingActions)
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(d.Actions) == 0 {
+		_, err := fmt.Fprintln(w, "\nno remote actions")
+		return err
+	}
+	fmt.Fprintln(w, "\nremote actions:")
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tKIND\tCREATED\tSEEN\tSTATUS\tREPORTED\tTIME\tDETAIL")
+	for _, a := range d.Actions {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.ID, a.Kind, timeOrDash(a.Created), timeOrDash(a.Seen), a.Status,
+			timeOrDash(a.Reported), timeOrDash(a.Time), oneLine(a.Detail))
+	}
+	return tw.Flush()
+}
+
+func timeOrDash(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.Local().Format(time.DateTime)
+}
+
+func yesAt(t time.Time) string {
+	if t.IsZero() {
+		return "no"
+	}
+	return "yes, " + t.Local().Format(time.DateTime)
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// oneLine keeps a device's detail on one table row.
+func oneLine(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > 80 {
+		s = string(r[:79]) + "…"
+	}
+	return cmpOr(s, "-")
 }
 
 func printJSONIf(ok bool, w io.Writer, v any) error {
@@ -515,6 +656,50 @@ func cmdPolicy(e *env, args []string) error {
 	fmt.Fprintf(tw, "max_attachment_bytes\t%d\n", p.MaxAttachmentBytes)
 	fmt.Fprintf(tw, "sync_interval_minutes\t%d\n", p.SyncIntervalMinutes)
 	return tw.Flush()
+}
+
+// --- recovery ---------------------------------------------------------------------------
+
+func cmdRecovery(e *env, args []string) error {
+	f := newFlags(e, "recovery", true)
+	out := f.String("out", "", "the file to write the private key to (must not exist; written with mode 0600)")
+	remove := f.Bool("remove", false, "delete DIR/recovery.key after the export (the portal never needs the private key)")
+	pos, err := f.parse(args)
+	if err != nil {
+		return err
+	}
+	switch {
+	case len(pos) == 1 && pos[0] == "show":
+	case len(pos) == 1 && pos[0] == "export":
+		if *out == "" {
+			return usagef("--out FILE missing")
+		}
+	default:
+		return usagef("want `recovery export --out FILE [--remove]` or `recovery show`")
+	}
+	a, err := f.admin()
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	pub, err := a.RecoveryPublicKey()
+	if err != nil {
+		return err
+	}
+	if pos[0] == "show" {
+		_, err := io.WriteString(e.stdout, pub)
+		return err
+	}
+	if err := server.ExportRecoveryKey(f.dir, *out, pub, *remove); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "recovery private key written to %s (mode 0600)\n", *out)
+	if *remove {
+		fmt.Fprintf(e.stdout, "%s removed: the portal no longer holds the private key\n", filepath.Join(f.dir, "recovery.key"))
+	}
+	fmt.Fprintln(e.stderr, "WARNING: this key opens the data of every device of the organisation (fieldoffice recover --recovery-key FILE).")
+	fmt.Fprintln(e.stderr, "Keep it OFFLINE (e.g. an encrypted USB stick in a safe, a second copy elsewhere), never on a networked machine, and delete other copies.")
+	return nil
 }
 
 func cmdVersion(e *env, args []string) error {

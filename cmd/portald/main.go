@@ -1,14 +1,17 @@
 // Command portald is the reference FieldOffice portal: it serves the device API over
 // TLS with its own CA (fieldoffice/portal/server) and has the admin commands to run
-// it — enrollment tokens, devices, demo data, cases and the device policy.
+// it — enrollment tokens, devices and their remote actions, demo data, cases, the
+// device policy and the recovery key.
 //
 //	portald init   --dir DIR [--hosts HOST,…]
 //	portald serve  --dir DIR [--listen ADDR]
 //	portald token create --dir DIR --office NAME [--ttl 24h] [--url https://HOST:PORT] [--json]
-//	portald device list [--json] | revoke ID
+//	portald device list [--json] | show ID [--json] | revoke ID
+//	portald device wipe|lock|resync|rotate ID | cancel ID ACTION-ID
 //	portald seed   --dir DIR --cases N [--seed S]
 //	portald case   list [--json] | show ID [--json] | set ID FIELD=VALUE… | assign ID USER
 //	portald policy show [--json] | set KEY=VALUE…
+//	portald recovery export --out FILE [--remove] | show
 //	portald version
 //
 // --dir defaults to $PORTALD_DIR. While `serve` runs, the other commands reach it

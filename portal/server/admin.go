@@ -37,6 +37,11 @@ type Admin interface {
 	AssignCase(id, user string) (*cases.Case, error)
 	Policy() (portal.Policy, error)
 	SetPolicy(changes map[string]string) (portal.Policy, error)
+	// DeviceDetails, QueueAction, CancelAction: see the Store methods.
+	DeviceDetails(id string) (DeviceDetails, error)
+	QueueAction(deviceID, kind string) (DeviceAction, error)
+	CancelAction(deviceID, actionID string) (DeviceAction, error)
+	RecoveryPublicKey() (string, error)
 	// Close releases the store or the connection.
 	Close() error
 }
@@ -82,6 +87,7 @@ type adminRequest struct {
 	Seed   int64             `json:"seed,omitempty"`
 	Fields map[string]string `json:"fields,omitempty"` // case fields or policy settings
 	User   string            `json:"user,omitempty"`
+	Kind   string            `json:"kind,omitempty"` // remote action
 }
 
 // adminHandler is the admin API on the socket: JSON in and out, errors as
@@ -120,6 +126,19 @@ func (s *Server) adminHandler() http.Handler {
 	handle("POST /admin/devices/{id}/revoke", func(r *http.Request, _ adminRequest) (any, error) {
 		return st.RevokeDevice(r.PathValue("id"))
 	})
+	handle("GET /admin/devices/{id}", func(r *http.Request, _ adminRequest) (any, error) {
+		return st.DeviceDetails(r.PathValue("id"))
+	})
+	handle("POST /admin/devices/{id}/actions", func(r *http.Request, req adminRequest) (any, error) {
+		return st.QueueAction(r.PathValue("id"), req.Kind)
+	})
+	handle("POST /admin/devices/{id}/actions/{action}/cancel", func(r *http.Request, _ adminRequest) (any, error) {
+		return st.CancelAction(r.PathValue("id"), r.PathValue("action"))
+	})
+	handle("GET /admin/recovery", func(*http.Request, adminRequest) (any, error) {
+		pub, err := st.RecoveryPublicKey()
+		return map[string]string{"public_pem": pub}, err
+	})
 	handle("POST /admin/seed", func(_ *http.Request, req adminRequest) (any, error) {
 		n, err := st.Seed(req.Cases, req.Seed)
 		return map[string]int{"added": n}, err
@@ -155,6 +174,8 @@ func adminProblem(err error) *portal.Problem {
 		return p
 	case errors.Is(err, ErrNotFound):
 		return newProblem(http.StatusNotFound, portal.ProblemNotFound, err.Error())
+	case errors.Is(err, ErrConflict):
+		return newProblem(http.StatusConflict, portal.ProblemConflict, err.Error())
 	case errors.Is(err, ErrInvalidInput), errors.Is(err, ErrNoURL):
 		return newProblem(http.StatusBadRequest, portal.ProblemBadRequest, err.Error())
 	}
@@ -261,6 +282,8 @@ func problemError(status int, raw []byte) error {
 		return &ValidationError{Reason: p.Detail, Fields: p.Fields}
 	case http.StatusNotFound:
 		return fmt.Errorf("%w (%s)", ErrNotFound, p.Detail)
+	case http.StatusConflict:
+		return fmt.Errorf("%w: %s", ErrConflict, strings.TrimPrefix(p.Detail, ErrConflict.Error()+": "))
 	case http.StatusBadRequest:
 		if p.Detail == ErrNoURL.Error() {
 			return ErrNoURL
@@ -346,6 +369,36 @@ func (c *AdminClient) SetPolicy(changes map[string]string) (portal.Policy, error
 	var p portal.Policy
 	err := c.call(http.MethodPost, "/admin/policy", adminRequest{Fields: changes}, &p)
 	return p, err
+}
+
+// DeviceDetails does Store.DeviceDetails on the server.
+func (c *AdminClient) DeviceDetails(id string) (DeviceDetails, error) {
+	var d DeviceDetails
+	err := c.call(http.MethodGet, "/admin/devices/"+pathEscape(id), nil, &d)
+	return d, err
+}
+
+// QueueAction does Store.QueueAction on the server.
+func (c *AdminClient) QueueAction(deviceID, kind string) (DeviceAction, error) {
+	var a DeviceAction
+	err := c.call(http.MethodPost, "/admin/devices/"+pathEscape(deviceID)+"/actions", adminRequest{Kind: kind}, &a)
+	return a, err
+}
+
+// CancelAction does Store.CancelAction on the server.
+func (c *AdminClient) CancelAction(deviceID, actionID string) (DeviceAction, error) {
+	var a DeviceAction
+	err := c.call(http.MethodPost, "/admin/devices/"+pathEscape(deviceID)+"/actions/"+pathEscape(actionID)+"/cancel", adminRequest{}, &a)
+	return a, err
+}
+
+// RecoveryPublicKey does Store.RecoveryPublicKey on the server.
+func (c *AdminClient) RecoveryPublicKey() (string, error) {
+	var out struct {
+		PublicPEM string `json:"public_pem"`
+	}
+	err := c.call(http.MethodGet, "/admin/recovery", nil, &out)
+	return out.PublicPEM, err
 }
 
 // pathEscape keeps an ID a single path segment.

@@ -19,6 +19,7 @@ import (
 // Request body limits.
 const (
 	maxEnrollBody = 64 << 10
+	maxActionBody = 16 << 10
 	maxOpsBody    = 32 << 20
 	maxIdemKeyLen = 200
 )
@@ -48,6 +49,10 @@ func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.device(w, r, map[string]handlerFunc{http.MethodGet: a.forms})
 	case p == portal.PathDevice:
 		a.device(w, r, map[string]handlerFunc{http.MethodGet: a.deviceInfo})
+	case p == portal.PathDeviceCertificate:
+		a.device(w, r, map[string]handlerFunc{http.MethodPost: a.rotateCert})
+	case strings.HasPrefix(p, portal.PathDeviceActions):
+		a.device(w, r, map[string]handlerFunc{http.MethodPost: a.reportAction})
 	case p == portal.PathChanges:
 		a.device(w, r, map[string]handlerFunc{http.MethodGet: a.changes})
 	case p == portal.PathOps:
@@ -79,34 +84,51 @@ func (a *api) device(w http.ResponseWriter, r *http.Request, handlers map[string
 	if !allow(w, r, methods...) {
 		return
 	}
-	d, p := a.authenticate(r)
+	d, pending, p := a.authenticate(r)
 	if p != nil {
 		writeProblem(w, r, p)
 		return
 	}
+	setPendingActions(w, pending)
 	handlers[r.Method](w, r, d)
 }
 
+// setPendingActions sets the Device-Actions header: how many remote actions wait.
+func setPendingActions(w http.ResponseWriter, n int) {
+	w.Header().Set(portal.HeaderDeviceActions, strconv.Itoa(n))
+}
+
+// clientSerial returns the serial number (hex) of the verified client certificate.
+func clientSerial(r *http.Request) string {
+	return r.TLS.VerifiedChains[0][0].SerialNumber.Text(16)
+}
+
 // authenticate finds the device of the verified client certificate: its subject CN is
-// the device ID, its serial number the one issued at enrollment.
-func (a *api) authenticate(r *http.Request) (Device, *portal.Problem) {
+// the device ID, its serial number the current one (issued at enrollment or the last
+// rotation) or, until the device first uses the current one, the one before it. It
+// returns the device and the number of its pending remote actions.
+func (a *api) authenticate(r *http.Request) (Device, int, *portal.Problem) {
 	if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 || len(r.TLS.VerifiedChains[0]) == 0 {
-		return Device{}, newProblem(http.StatusUnauthorized, portal.ProblemUnauthenticated, "this call needs the device's client certificate (enroll first)")
+		return Device{}, 0, newProblem(http.StatusUnauthorized, portal.ProblemUnauthenticated, "this call needs the device's client certificate (enroll first)")
 	}
 	leaf := r.TLS.VerifiedChains[0][0]
-	d, err := a.store.Device(leaf.Subject.CommonName)
+	serial := leaf.SerialNumber.Text(16)
+	d, pending, err := a.store.authDevice(leaf.Subject.CommonName)
 	switch {
-	case errors.Is(err, ErrNotFound), err == nil && d.CertSerial != leaf.SerialNumber.Text(16):
-		return Device{}, newProblem(http.StatusUnauthorized, portal.ProblemUnauthenticated, "the client certificate belongs to no enrolled device")
+	case errors.Is(err, ErrNotFound), err == nil && serial != d.CertSerial && (d.PrevCertSerial == "" || serial != d.PrevCertSerial):
+		return Device{}, 0, newProblem(http.StatusUnauthorized, portal.ProblemUnauthenticated, "the client certificate belongs to no enrolled device")
 	case err != nil:
-		return Device{}, errorProblem(a.log, r, err)
+		return Device{}, 0, errorProblem(a.log, r, err)
 	}
 	infoOf(r).device = d.ID
-	if d.IsRevoked() {
-		return Device{}, newProblem(http.StatusForbidden, portal.ProblemDeviceRevoked, "this device was revoked: wipe the local store")
+	switch {
+	case d.IsWiped():
+		return Device{}, 0, newProblem(http.StatusForbidden, portal.ProblemDeviceRevoked, "this device reported its remote wipe: forget the enrollment")
+	case d.IsRevoked():
+		return Device{}, 0, newProblem(http.StatusForbidden, portal.ProblemDeviceRevoked, "this device was revoked: wipe the local store")
 	}
-	a.store.touchDevice(d)
-	return d, nil
+	a.store.touchDevice(d, serial)
+	return d, pending, nil
 }
 
 // decodeBody reads at most limit bytes of JSON into v.
@@ -143,7 +165,9 @@ func (a *api) enroll(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, r, http.StatusOK, resp)
 }
 
-func (a *api) policy(w http.ResponseWriter, r *http.Request, _ Device) {
+// policy answers GET /v1/policy and records the version the device now holds (a
+// 304 means it holds the current one).
+func (a *api) policy(w http.ResponseWriter, r *http.Request, d Device) {
 	p, err := a.store.Policy()
 	if err != nil {
 		writeProblem(w, r, errorProblem(a.log, r, err))
@@ -152,6 +176,7 @@ func (a *api) policy(w http.ResponseWriter, r *http.Request, _ Device) {
 	etag := `"policy-` + strconv.Itoa(p.Version) + `"`
 	w.Header().Set("ETag", etag)
 	w.Header().Set("Cache-Control", "no-cache")
+	a.store.notePolicy(d, p.Version)
 	if notModified(r, etag) {
 		w.WriteHeader(http.StatusNotModified)
 		return
@@ -177,6 +202,49 @@ func (a *api) deviceInfo(w http.ResponseWriter, r *http.Request, d Device) {
 		return
 	}
 	writeJSON(w, r, http.StatusOK, info)
+}
+
+// reportAction answers POST /v1/device/actions/{id}: the device reports the outcome
+// of a remote action (204). The Device-Actions header then counts what is left.
+func (a *api) reportAction(w http.ResponseWriter, r *http.Request, d Device) {
+	id := strings.TrimPrefix(r.URL.Path, portal.PathDeviceActions)
+	if id == "" || strings.Contains(id, "/") {
+		writeProblem(w, r, newProblem(http.StatusNotFound, portal.ProblemNotFound, "want /v1/device/actions/{action ID}"))
+		return
+	}
+	var res portal.ActionResult
+	if _, p := decodeBody(w, r, maxActionBody, &res); p != nil {
+		writeProblem(w, r, p)
+		return
+	}
+	if _, err := a.store.ReportAction(d.ID, id, res); err != nil {
+		writeProblem(w, r, errorProblem(a.log, r, err))
+		return
+	}
+	if n, err := a.store.PendingActions(d.ID); err == nil {
+		setPendingActions(w, n)
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// rotateCert answers POST /v1/device/certificate with a new client certificate for
+// the calling device.
+func (a *api) rotateCert(w http.ResponseWriter, r *http.Request, d Device) {
+	var req portal.CertificateRequest
+	if _, p := decodeBody(w, r, maxEnrollBody, &req); p != nil {
+		writeProblem(w, r, p)
+		return
+	}
+	resp, err := a.store.RotateCertificate(d, clientSerial(r), req)
+	if err != nil {
+		if errors.Is(err, ErrSoftwareKey) || errors.Is(err, ErrBadCSR) {
+			a.log.Info("certificate request refused", "device", d.ID, "reason", err.Error())
+		}
+		writeProblem(w, r, errorProblem(a.log, r, err))
+		return
+	}
+	writeJSON(w, r, http.StatusOK, resp)
 }
 
 func (a *api) changes(w http.ResponseWriter, r *http.Request, _ Device) {

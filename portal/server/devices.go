@@ -33,14 +33,43 @@ type Device struct {
 	Hardware    bool      `json:"hardware"`
 	Software    bool      `json:"software"`
 	Enrolled    time.Time `json:"enrolled"`
-	CertSerial  string    `json:"cert_serial"` // hex
+	CertSerial  string    `json:"cert_serial"` // hex; the current certificate
 	CertExpires time.Time `json:"cert_expires"`
-	LastSeen    time.Time `json:"last_seen,omitzero"` // updated at most once a minute
-	Revoked     time.Time `json:"revoked,omitzero"`   // zero while the device may sync
+	// PrevCertSerial is the certificate that asked for the current one (POST
+	// /v1/device/certificate): it stays valid until the device first calls with the
+	// current one (or it expires), so a device that lost the answer can ask again.
+	PrevCertSerial  string    `json:"prev_cert_serial,omitempty"`
+	PrevCertExpires time.Time `json:"prev_cert_expires,omitzero"`
+	CertRotated     time.Time `json:"cert_rotated,omitzero"` // when the current certificate replaced an earlier one
+	// LastSeen is the device's last authenticated call. A running server knows it for
+	// every call and writes it to portal.db at most once a minute (and at Close).
+	LastSeen time.Time `json:"last_seen,omitzero"`
+	// PolicyVersion is the policy version the device last fetched (at enrollment or
+	// with GET /v1/policy, a 304 included), PolicyFetched when it first got that one.
+	PolicyVersion int       `json:"policy_version,omitempty"`
+	PolicyFetched time.Time `json:"policy_fetched,omitzero"`
+	Revoked       time.Time `json:"revoked,omitzero"` // zero while the device may sync
+	// Wiped is when the device reported a wipe action done (its clock). From then on
+	// the portal answers it like a revoked device.
+	Wiped time.Time `json:"wiped,omitzero"`
 }
 
 // IsRevoked reports whether the device was revoked.
 func (d Device) IsRevoked() bool { return !d.Revoked.IsZero() }
+
+// IsWiped reports whether the device reported a remote wipe done.
+func (d Device) IsWiped() bool { return !d.Wiped.IsZero() }
+
+// State is "wiped", "revoked" or "active".
+func (d Device) State() string {
+	switch {
+	case d.IsWiped():
+		return "wiped"
+	case d.IsRevoked():
+		return "revoked"
+	}
+	return "active"
+}
 
 // tokenRecord is an enrollment token as stored, under the SHA-256 of its secret.
 type tokenRecord struct {
@@ -150,6 +179,7 @@ func (s *Store) Enroll(req portal.EnrollRequest) (portal.EnrollResponse, error) 
 		if err != nil {
 			return err
 		}
+		dev.PolicyVersion, dev.PolicyFetched = policy.Version, now
 		if err := putJSON(tx.Bucket(bucketDevices), []byte(dev.ID), dev); err != nil {
 			return err
 		}
@@ -195,7 +225,7 @@ func (s *Store) Devices() ([]Device, error) {
 			if _, err := getJSON(tx.Bucket(bucketDevices), k, &d); err != nil {
 				return err
 			}
-			out = append(out, d)
+			out = append(out, s.contacts.overlay(d))
 			return nil
 		})
 	})
@@ -206,45 +236,55 @@ func (s *Store) Devices() ([]Device, error) {
 func (s *Store) Device(id string) (Device, error) {
 	var d Device
 	err := s.db.View(func(tx *bolt.Tx) error {
-		found, err := getJSON(tx.Bucket(bucketDevices), []byte(id), &d)
-		if err == nil && !found {
-			err = fmt.Errorf("device %q: %w", id, ErrNotFound)
-		}
+		var err error
+		d, err = getDevice(tx, id)
 		return err
 	})
-	return d, err
+	return s.contacts.overlay(d), err
 }
 
-// RevokeDevice revokes a device: from its next call on, the portal answers 403
-// device-revoked and the device wipes its store. Revoking again keeps the first time.
-// It returns the device, or [ErrNotFound].
-func (s *Store) RevokeDevice(id string) (Device, error) {
+// getDevice reads a device record as stored, or fails with [ErrNotFound].
+func getDevice(tx *bolt.Tx, id string) (Device, error) {
 	var d Device
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketDevices)
-		found, err := getJSON(b, []byte(id), &d)
-		switch {
-		case err != nil:
-			return err
-		case !found:
-			return fmt.Errorf("device %q: %w", id, ErrNotFound)
-		case d.IsRevoked():
-			return nil
-		}
-		d.Revoked = s.now().UTC()
-		return putJSON(b, []byte(id), d)
-	})
-	if err == nil {
-		s.log.Info("device revoked", "device", id)
+	found, err := getJSON(tx.Bucket(bucketDevices), []byte(id), &d)
+	if err == nil && !found {
+		err = fmt.Errorf("device %q: %w", id, ErrNotFound)
 	}
 	return d, err
 }
 
-// touchDevice records that the device called, at most once a minute (a write costs
-// an fsync).
-func (s *Store) touchDevice(d Device) {
+// RevokeDevice revokes a device: from its next call on, the portal answers 403
+// device-revoked and the device wipes its store. Its pending remote actions are
+// cancelled (it will not hear of them). Revoking again keeps the first time. It
+// returns the device, or [ErrNotFound].
+func (s *Store) RevokeDevice(id string) (Device, error) {
+	var d Device
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		var err error
+		if d, err = getDevice(tx, id); err != nil || d.IsRevoked() {
+			return err
+		}
+		now := s.now().UTC()
+		d.Revoked = now
+		if err := cancelPending(tx, id, "", "cancelled: the device was revoked", now); err != nil {
+			return err
+		}
+		return putJSON(tx.Bucket(bucketDevices), []byte(id), d)
+	})
+	if err == nil {
+		s.log.Info("device revoked", "device", id)
+	}
+	return s.contacts.overlay(d), err
+}
+
+// touchDevice records that the device called with the certificate of serial: in
+// memory every time, in portal.db at most once a minute (a write costs an fsync). The
+// first call with a rotated certificate ends the validity of the one before it.
+func (s *Store) touchDevice(d Device, serial string) {
 	now := s.now().UTC()
-	if now.Sub(d.LastSeen) < time.Minute {
+	s.contacts.set(d.ID, now)
+	switched := d.PrevCertSerial != "" && serial == d.CertSerial
+	if !switched && now.Sub(d.LastSeen) < time.Minute {
 		return
 	}
 	err := s.db.Update(func(tx *bolt.Tx) error {
@@ -253,22 +293,56 @@ func (s *Store) touchDevice(d Device) {
 		if found, err := getJSON(b, []byte(d.ID), &cur); err != nil || !found {
 			return err
 		}
-		cur.LastSeen = now
+		if now.After(cur.LastSeen) {
+			cur.LastSeen = now
+		}
+		if switched && cur.CertSerial == serial {
+			cur.PrevCertSerial, cur.PrevCertExpires = "", time.Time{}
+		}
 		return putJSON(b, []byte(d.ID), cur)
 	})
 	if err != nil {
 		s.log.Warn("recording last contact failed", "device", d.ID, "err", err)
+		return
+	}
+	if switched {
+		s.log.Info("device uses its new certificate; the previous one is no longer accepted", "device", d.ID)
 	}
 }
 
-// DeviceInfo returns what GET /v1/device answers for d.
+// notePolicy records that device d holds policy version v (it fetched it, or its
+// If-None-Match named it). It writes only when the version changed.
+func (s *Store) notePolicy(d Device, v int) {
+	if d.PolicyVersion == v {
+		return
+	}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketDevices)
+		var cur Device
+		if found, err := getJSON(b, []byte(d.ID), &cur); err != nil || !found || cur.PolicyVersion == v {
+			return err
+		}
+		cur.PolicyVersion, cur.PolicyFetched = v, s.now().UTC()
+		return putJSON(b, []byte(d.ID), cur)
+	})
+	if err != nil {
+		s.log.Warn("recording the fetched policy version failed", "device", d.ID, "err", err)
+	}
+}
+
+// DeviceInfo returns what GET /v1/device answers for d: with the pending remote
+// actions, which are marked as delivered.
 func (s *Store) DeviceInfo(d Device) (portal.DeviceInfo, error) {
 	p, err := s.Policy()
 	if err != nil {
 		return portal.DeviceInfo{}, err
 	}
+	actions, err := s.deliverActions(d.ID)
+	if err != nil {
+		return portal.DeviceInfo{}, err
+	}
 	return portal.DeviceInfo{
 		DeviceID: d.ID, Office: d.Office, Name: d.Name, Enrolled: d.Enrolled, CertExpires: d.CertExpires,
-		PolicyVersion: p.Version, Revoked: d.IsRevoked(),
+		PolicyVersion: p.Version, Revoked: d.IsRevoked(), Actions: actions,
 	}, nil
 }

@@ -24,6 +24,7 @@ var (
 	ErrUploadOffset       = errors.New("upload does not continue where the portal's copy ends")
 	ErrHashMismatch       = errors.New("uploaded bytes do not match the SHA-256 address")
 	ErrTooLarge           = errors.New("too large")
+	ErrConflict           = errors.New("conflict")
 	ErrServerClosed       = errors.New("portal server closed")
 )
 

@@ -74,6 +74,8 @@ func errorProblem(log *slog.Logger, r *http.Request, err error) *portal.Problem 
 		return newProblem(http.StatusBadRequest, portal.ProblemBadRequest, err.Error())
 	case errors.Is(err, ErrNotFound):
 		return newProblem(http.StatusNotFound, portal.ProblemNotFound, err.Error())
+	case errors.Is(err, ErrConflict):
+		return newProblem(http.StatusConflict, portal.ProblemConflict, err.Error())
 	case errors.Is(err, ErrHashMismatch):
 		return newProblem(http.StatusUnprocessableEntity, portal.ProblemHashMismatch, "the uploaded bytes do not hash to the blob's address; the upload was discarded, start again at 0")
 	case errors.Is(err, ErrTooLarge):

@@ -47,6 +47,8 @@ const (
 	msgAttachment     = "Die Anlage ist ungültig"
 	msgBlobMissing    = "Anlage wurde noch nicht hochgeladen"
 	msgUnknownState   = "Unbekannter Status „%s“"
+	// msgServiceNotAllowed: the policy's services do not include the new case's.
+	msgServiceNotAllowed = "Diese Leistung darf auf diesem Gerät nicht erfasst werden"
 )
 
 // opRecord is the first answer to an op, kept under its op ID.
@@ -119,15 +121,36 @@ func (s *Store) applyOp(deviceID string, op portal.Op) (portal.OpResult, error) 
 		}
 		now := s.now().UTC()
 		role := cmpOr(op.Role, cases.RoleSachbearbeitung)
-		var err error
-		res, err = s.applyChange(tx, op.CaseID, change{kind: op.Kind, service: op.Service, role: role, created: op.Created, patch: op.Patch}, now)
-		if err != nil {
+		restricted, err := serviceRestricted(tx, op)
+		switch {
+		case err != nil:
 			return err
+		case restricted:
+			res = rejected(msgServiceNotAllowed, map[string]string{"service": msgServiceNotAllowed})
+		default:
+			res, err = s.applyChange(tx, op.CaseID, change{kind: op.Kind, service: op.Service, role: role, created: op.Created, patch: op.Patch}, now)
+			if err != nil {
+				return err
+			}
 		}
 		res.OpID = op.OpID
 		return putJSON(ops, []byte(op.OpID), opRecord{Result: res, Device: deviceID, CaseID: op.CaseID, Time: now})
 	})
 	return res, err
+}
+
+// serviceRestricted reports whether op captures a new case of a service the policy
+// does not let devices capture (policy.Services non-empty and without it). A create
+// of a case the portal has already is not a new capture and is compared as usual.
+func serviceRestricted(tx *bolt.Tx, op portal.Op) (bool, error) {
+	if op.Kind != KindCreate || op.Service == "" || tx.Bucket(bucketCases).Get([]byte(op.CaseID)) != nil {
+		return false, nil
+	}
+	p, err := readPolicy(tx)
+	if err != nil {
+		return false, err
+	}
+	return len(p.Services) > 0 && !slices.Contains(p.Services, op.Service), nil
 }
 
 func cmpOr(a, b string) string {

@@ -59,8 +59,13 @@ var (
 	bucketOps     = []byte("ops")     // op ID → JSON of opRecord (the first answer)
 	bucketIdem    = []byte("idem")    // device ID ‖ 0 ‖ Idempotency-Key → JSON of idemRecord
 	bucketAkz     = []byte("akz")     // "PREFIX-YEAR" → last Aktenzeichen number (8 bytes BE)
+	bucketActions = []byte("actions") // device ID ‖ 0 ‖ action ID → JSON of DeviceAction (every action, kept)
+	bucketPending = []byte("pending") // device ID ‖ 0 ‖ action ID → "" (the pending ones: counted per call)
 
-	allBuckets = [][]byte{bucketMeta, bucketCases, bucketCaseSeq, bucketFeed, bucketDevices, bucketTokens, bucketOps, bucketIdem, bucketAkz}
+	allBuckets = [][]byte{bucketMeta, bucketCases, bucketCaseSeq, bucketFeed, bucketDevices, bucketTokens, bucketOps, bucketIdem, bucketAkz, bucketActions, bucketPending}
+	// addedBuckets came after format 1 was first written: OpenStore creates them in
+	// an older portal.db (an additive change; older binaries ignore them).
+	addedBuckets = [][]byte{bucketActions, bucketPending}
 )
 
 // Keys of the meta bucket.
@@ -84,6 +89,8 @@ type Store struct {
 	now   func() time.Time
 	blobs *blobStore
 	locks keyedMutex
+
+	contacts contactLog // last contact per device, on every call (portal.db: once a minute)
 
 	forms     []json.RawMessage        // as delivered
 	formsETag string                   // quoted ETag of GET /v1/forms
@@ -260,6 +267,10 @@ func OpenStore(dir string, logger *slog.Logger) (*Store, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	s := &Store{dir: dir, db: db, ca: c, log: logger, now: time.Now}
+	if err := s.addBuckets(); err != nil {
+		db.Close()
+		return nil, err
+	}
 	if err := s.load(); err != nil {
 		db.Close()
 		return nil, err
@@ -279,6 +290,28 @@ func OpenStore(dir string, logger *slog.Logger) (*Store, error) {
 		logger.Info("stale uploads removed", "count", n)
 	}
 	return s, nil
+}
+
+// addBuckets creates the buckets added after format 1 when portal.db lacks them.
+func (s *Store) addBuckets() error {
+	missing := false
+	s.db.View(func(tx *bolt.Tx) error {
+		for _, name := range addedBuckets {
+			missing = missing || tx.Bucket(name) == nil
+		}
+		return nil
+	})
+	if !missing {
+		return nil
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		for _, name := range addedBuckets {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return fmt.Errorf("portal.db: create bucket %q: %w", name, err)
+			}
+		}
+		return nil
+	})
 }
 
 // load checks the format and reads the forms.
@@ -311,8 +344,11 @@ func (s *Store) load() error {
 	})
 }
 
-// Close closes portal.db.
-func (s *Store) Close() error { return s.db.Close() }
+// Close records the last contacts not yet written and closes portal.db.
+func (s *Store) Close() error {
+	s.flushContacts()
+	return s.db.Close()
+}
 
 // Dir returns the portal directory.
 func (s *Store) Dir() string { return s.dir }
@@ -348,6 +384,17 @@ func (s *Store) setListenURL(u string) error {
 
 // recoveryPEM returns the recovery public key's PEM.
 func recoveryPEM(tx *bolt.Tx) string { return string(tx.Bucket(bucketMeta).Get(metaRecovery)) }
+
+// RecoveryPublicKey returns the PEM (PKIX) of the organisation's X25519 recovery
+// public key, as devices receive it at enrollment.
+func (s *Store) RecoveryPublicKey() (string, error) {
+	var pub string
+	err := s.db.View(func(tx *bolt.Tx) error {
+		pub = recoveryPEM(tx)
+		return nil
+	})
+	return pub, err
+}
 
 // --- helpers ------------------------------------------------------------------------
 
