@@ -371,3 +371,65 @@ func TestCLIRecoverAfterTPMReplaced(t *testing.T) {
 		t.Fatalf("case made before the replacement on the portal: %+v %v", c, err)
 	}
 }
+
+// TestCLIRemoteActions: actions queued in the portal while the device is offline are
+// carried out at its next contact and reported: rotate-cert (new certificate used
+// from then on), resync (everything pulled again), lock (no session in the CLI), and
+// wipe (erased, reported with the time, then the portal refuses the device).
+func TestCLIRemoteActions(t *testing.T) {
+	srv, url := runPortal(t)
+	srv.Store().SetPolicy(map[string]string{"allow_software_keys": "true"})
+	srv.Store().Seed(12, 3)
+	r := newRunner(t, tpmtest.SimSpec(t))
+	r.must("135790\n", nil, "enroll", "--token", token(t, srv, url), "--user", "anna")
+	r.env["FIELDOFFICE_PIN"] = "135790"
+	r.must("", nil, "sync")
+	dev, _ := fsync.LoadDevice(r.data)
+	oldCert := dev.Certificate
+
+	store := srv.Store()
+	for _, kind := range []string{"rotate-cert", "resync", "lock"} {
+		if _, err := store.QueueAction(dev.DeviceID, kind); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var sum SyncJSON
+	lines := strings.Split(strings.TrimSpace(r.must("", nil, "sync", "--json")), "\n")
+	json.Unmarshal([]byte(lines[len(lines)-1]), &sum)
+	if !sum.OK || sum.Pulled != 0 { // pulled again from the start, but nothing new: nothing doubled
+		t.Fatalf("sync after resync: %+v", sum)
+	}
+	det, err := store.DeviceDetails(dev.DeviceID)
+	if err != nil || det.PendingActions != 0 {
+		t.Fatalf("device details: %+v %v", det, err)
+	}
+	for _, a := range det.Actions {
+		if a.Status != "done" {
+			t.Errorf("action %s: %s (%s)", a.Kind, a.Status, a.Detail)
+		}
+	}
+	dev2, _ := fsync.LoadDevice(r.data)
+	if string(dev2.Certificate) == string(oldCert) {
+		t.Error("certificate not rotated")
+	}
+	r.must("", nil, "sync") // with the new certificate
+
+	// Wipe, queued while the device is away; carried out at the next check-in, no PIN.
+	if _, err := store.QueueAction(dev.DeviceID, "wipe"); err != nil {
+		t.Fatal(err)
+	}
+	res := r.expect(ExitWiped, "", []string{"FIELDOFFICE_PIN="}, "sync", "--check-in")
+	if !strings.Contains(res.stderr, "erased") {
+		t.Errorf("wipe message: %q", res.stderr)
+	}
+	for _, f := range []string{storage.FileName, fsync.DeviceFile} {
+		if _, err := os.Stat(filepath.Join(r.data, f)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s still there after the remote wipe", f)
+		}
+	}
+	det, _ = store.DeviceDetails(dev.DeviceID)
+	last := det.Actions[len(det.Actions)-1]
+	if det.State != "wiped" || last.Kind != "wipe" || last.Status != "done" || last.Time.IsZero() || !strings.Contains(last.Detail, "overwritten") {
+		t.Fatalf("portal after the wipe: state %s, action %+v", det.State, last)
+	}
+}

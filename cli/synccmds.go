@@ -268,8 +268,18 @@ func cmdSync(ctx context.Context, c *ctxt, args []string) error {
 		return fmt.Errorf("%w: the portal revoked this device; the local data was erased (%s). Ask IT to enroll it again", errWiped, rep.Time.Local().Format("02.01.2006 15:04:05"))
 	}
 
-	if err := fsync.CheckIn(ctx, client, dev, dir); err != nil {
-		if errors.Is(err, fsync.ErrRevoked) {
+	acts := &cliActions{v: v, dir: dir, wipe: func(ctx context.Context) (storage.WipeReport, error) {
+		return v.Wipe() // the TPM stays open: the device key signs the report
+	}}
+	wiped := func() error {
+		c.log.Warn("remote wipe ordered by the portal: vault crypto-erased", "path", dir)
+		return fmt.Errorf("%w: IT ordered this device's data erased; it was (%s). Ask IT to enroll it again", errWiped, acts.when.Local().Format("02.01.2006 15:04:05"))
+	}
+	if err := fsync.CheckInWithActions(ctx, client, dev, dir, key, acts); err != nil {
+		switch {
+		case errors.Is(err, fsync.ErrWiped):
+			return report(fsync.Summary{}, wiped(), true)
+		case errors.Is(err, fsync.ErrRevoked):
 			return report(fsync.Summary{}, wipe(err), true)
 		}
 		return report(fsync.Summary{}, err, false)
@@ -282,7 +292,7 @@ func cmdSync(ctx context.Context, c *ctxt, args []string) error {
 		return err
 	}
 	v.SetForms(c.formsFor(dev))
-	eng := &fsync.Engine{Vault: v, Client: client, Device: dev, DataDir: dir, Logger: c.log,
+	eng := &fsync.Engine{Vault: v, Client: client, Device: dev, DataDir: dir, Logger: c.log, Key: key, Actions: acts,
 		Role: cmpOr(*role, c.env.Getenv("FIELDOFFICE_ROLE"), "sachbearbeitung")}
 	eng.OnEvent = func(ev fsync.Event) {
 		if *asJSON {
@@ -290,7 +300,10 @@ func cmdSync(ctx context.Context, c *ctxt, args []string) error {
 		}
 	}
 	s, err := eng.Run(ctx)
-	if errors.Is(err, fsync.ErrRevoked) {
+	switch {
+	case errors.Is(err, fsync.ErrWiped):
+		return report(s, wiped(), true)
+	case errors.Is(err, fsync.ErrRevoked):
 		return report(s, wipe(err), true)
 	}
 	return report(s, err, false)
@@ -431,4 +444,32 @@ func (c *ctxt) maxAttachment() int64 {
 		}
 	}
 	return storage.DefaultMaxBlobSize
+}
+
+// cliActions carries out remote actions for `fieldoffice sync`: wipe erases the
+// vault (closed first); there is no app session to lock; resync needs the unlocked
+// vault.
+type cliActions struct {
+	v    *storage.Vault
+	dir  string
+	wipe func(context.Context) (storage.WipeReport, error)
+	when time.Time
+}
+
+func (a *cliActions) Wipe(ctx context.Context) (string, error) {
+	rep, err := a.wipe(ctx)
+	if err != nil {
+		return "", err
+	}
+	a.when = rep.Time
+	return fmt.Sprintf("key slots erased, %d bytes overwritten, vault removed", rep.Overwritten), nil
+}
+
+func (a *cliActions) Lock() (string, error) { return "no app session open on this device", nil }
+
+func (a *cliActions) Resync() (bool, error) {
+	if !a.v.Unlocked() {
+		return false, nil
+	}
+	return true, a.v.UpdateSyncState(func(s *storage.SyncState) { s.Cursor = "" })
 }

@@ -421,7 +421,12 @@ func (v *Vault) Close() error {
 	v.Lock()
 	v.mu.Lock()
 	if v.closed {
+		owned := v.ownedTPM
+		v.ownedTPM = nil
 		v.mu.Unlock()
+		if owned != nil { // closed by Wipe: the TPM is still open
+			return owned.Close()
+		}
 		return nil
 	}
 	v.closed = true

@@ -108,3 +108,21 @@ func syncDir(dir string) {
 }
 
 var _ io.WriterAt = (*os.File)(nil)
+
+// Wipe crypto-erases this vault (see the package function Wipe): it locks the vault,
+// closes the file and erases it. The TPM the vault owns stays open until Close, so
+// the device key in it can still sign the report that the wipe happened.
+func (v *Vault) Wipe() (WipeReport, error) {
+	v.Lock()
+	v.mu.Lock()
+	if v.closed {
+		v.mu.Unlock()
+		return Wipe(filepath.Dir(v.path))
+	}
+	v.closed = true
+	v.mu.Unlock()
+	if err := guard(v.path, "close", v.db.Close); err != nil {
+		return WipeReport{Path: v.path}, fmt.Errorf("wipe: close %s: %w", v.path, err)
+	}
+	return Wipe(filepath.Dir(v.path))
+}

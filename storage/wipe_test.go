@@ -38,3 +38,21 @@ func TestWipe(t *testing.T) {
 		t.Fatalf("wipe of a damaged file = %+v, %v", rep, err)
 	}
 }
+
+func TestVaultWipeWhileOpen(t *testing.T) {
+	v, cfg := repoVault(t)
+	newAnmeldung(t, v, "Haas", "Tom", "Ring", "99084", "Erfurt")
+	rep, err := v.Wipe()
+	if err != nil || !rep.Removed || !rep.SlotsErased {
+		t.Fatalf("Wipe = %+v, %v", rep, err)
+	}
+	if _, err := os.Stat(filepath.Join(cfg.Dir, FileName)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatal("vault still there")
+	}
+	if _, err := v.Case("x"); err == nil {
+		t.Fatal("a wiped vault answered")
+	}
+	if err := v.Close(); err != nil {
+		t.Fatalf("Close after Wipe: %v", err)
+	}
+}

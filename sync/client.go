@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-resty/resty/v2"
@@ -64,6 +65,29 @@ type Client struct {
 	cfg  ClientConfig
 	http *resty.Client
 	base *url.URL
+
+	actions atomic.Int64 // the portal's last Device-Actions count; -1 before any answer
+	cert    *atomic.Pointer[tls.Certificate]
+}
+
+// SetCertificate switches the client certificate for new connections (after a
+// rotation) and closes idle ones, so the next call presents it.
+func (c *Client) SetCertificate(cert *tls.Certificate) {
+	c.cert.Store(cert)
+	c.http.GetClient().CloseIdleConnections()
+}
+
+// PendingActions returns how many remote actions the portal said are waiting for this
+// device in its last answer (the Device-Actions header), -1 when it has not said.
+func (c *Client) PendingActions() int { return int(c.actions.Load()) }
+
+// noteActions records the Device-Actions header of an answer.
+func (c *Client) noteActions(h http.Header) {
+	if v := h.Get(portal.HeaderDeviceActions); v != "" {
+		if n, err := strconv.Atoi(v); err == nil && n >= 0 {
+			c.actions.Store(int64(n))
+		}
+	}
 }
 
 // NewClient returns a client for cfg.
@@ -104,9 +128,11 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		pin := strings.ToLower(cfg.CAPin)
 		tlsCfg.VerifyConnection = func(cs tls.ConnectionState) error { return verifyPinned(cs, pin) }
 	}
+	var certp atomic.Pointer[tls.Certificate]
 	if cfg.Certificate != nil {
 		cert := *cfg.Certificate
-		tlsCfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &cert, nil }
+		certp.Store(&cert)
+		tlsCfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return certp.Load(), nil }
 	}
 	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
 	tr := &http.Transport{
@@ -132,7 +158,9 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		AddRetryCondition(retryable).
 		SetHeader("User-Agent", "FieldOffice").
 		SetLogger(restyLogger{cfg.Logger})
-	return &Client{cfg: cfg, http: rc, base: u}, nil
+	cl := &Client{cfg: cfg, http: rc, base: u, cert: &certp}
+	cl.actions.Store(-1)
+	return cl, nil
 }
 
 // verifyPinned accepts the connection when one certificate of the presented chain
@@ -225,6 +253,9 @@ func problemOf(r *resty.Response) error {
 // do runs req and maps transport failures and error answers.
 func (c *Client) do(req *resty.Request, method, path string) (*resty.Response, error) {
 	r, err := req.Execute(method, path)
+	if r != nil && r.RawResponse != nil {
+		c.noteActions(r.Header())
+	}
 	if err != nil {
 		if ctxErr := req.Context().Err(); ctxErr != nil {
 			return nil, fmt.Errorf("%s %s: %w", method, path, ctxErr)
@@ -477,4 +508,31 @@ func (c *Client) Ping(ctx context.Context) (portal.DeviceInfo, time.Time, time.D
 	}
 	date, _ := http.ParseTime(r.Header().Get("Date"))
 	return d, date, rtt, nil
+}
+
+// ReportAction tells the portal what became of remote action id.
+func (c *Client) ReportAction(ctx context.Context, id string, res portal.ActionResult) error {
+	if len(res.Detail) > portal.MaxActionDetail {
+		res.Detail = res.Detail[:portal.MaxActionDetail]
+	}
+	_, err := c.do(c.http.R().SetContext(ctx).SetHeader("Content-Type", "application/json").SetBody(res),
+		http.MethodPost, portal.PathDeviceActions+id)
+	return err
+}
+
+// RotateCertificate asks for a new client certificate for the key that signed csr.
+func (c *Client) RotateCertificate(ctx context.Context, req portal.CertificateRequest) (*portal.CertificateResponse, error) {
+	r, err := c.do(c.http.R().SetContext(ctx).SetHeader("Content-Type", "application/json").SetBody(req),
+		http.MethodPost, portal.PathDeviceCertificate)
+	if err != nil {
+		return nil, err
+	}
+	var out portal.CertificateResponse
+	if err := decodeJSON(r, &out); err != nil {
+		return nil, err
+	}
+	if len(out.Certificate) == 0 {
+		return nil, fmt.Errorf("%w: certificate answer without a certificate", ErrBadAnswer)
+	}
+	return &out, nil
 }

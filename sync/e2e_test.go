@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -471,4 +472,63 @@ func TestE2ECursorOfAnotherPortal(t *testing.T) {
 		t.Fatalf("%d cases on the device", len(list))
 	}
 	converged(t, p, d)
+}
+
+// errAfter is a reader that fails after n bytes (a connection dropped mid-upload).
+type errAfter struct {
+	r io.Reader
+	n int64
+}
+
+func (e *errAfter) Read(p []byte) (int, error) {
+	if e.n <= 0 {
+		return 0, errors.New("connection dropped")
+	}
+	p = p[:min(int64(len(p)), e.n)]
+	n, err := e.r.Read(p)
+	e.n -= int64(n)
+	return n, err
+}
+
+// TestE2EUploadResumes: an upload broken off after 300 KiB continues where the
+// portal's copy ends; only the rest is sent.
+func TestE2EUploadResumes(t *testing.T) {
+	p := startPortal(t)
+	d := enrollDevice(t, p, p.url())
+	blob := make([]byte, 1<<20)
+	rand.Read(blob)
+	info, err := d.vault.PutBlob(bytes.NewReader(blob), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := d.client.BlobPut(ctx, info.SHA256, &errAfter{r: bytes.NewReader(blob), n: 300 << 10}, 0, info.Size); err == nil {
+		t.Fatal("a broken upload succeeded")
+	}
+	var st fsync.BlobState
+	waitUntil(t, func() bool { st, _ = d.client.BlobHead(ctx, info.SHA256); return st.Received > 0 })
+	var logs lockedBuffer
+	d.eng.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	sent, err := d.eng.UploadBlob(ctx, info.SHA256, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sent != info.Size-st.Received || !strings.Contains(logs.String(), "offset="+strconv.FormatInt(st.Received, 10)) {
+		t.Fatalf("sent %d of %d after the portal had %d; log: %s", sent, info.Size, st.Received, logs.String())
+	}
+	got, err := os.ReadFile(filepath.Join(p.dir, "blobs", info.SHA256))
+	if err != nil || !bytes.Equal(got, blob) {
+		t.Fatalf("attachment on the portal differs (%v)", err)
+	}
+}
+
+func waitUntil(t testing.TB, cond func() bool) {
+	t.Helper()
+	for i := 0; i < 500; i++ {
+		if cond() {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("condition never held")
 }

@@ -2,6 +2,7 @@ package sync
 
 import (
 	"context"
+	"crypto"
 	"errors"
 	"fmt"
 	"io"
@@ -57,6 +58,10 @@ type Engine struct {
 	PageSize   int           // change-feed page; default 200
 	BatchSize  int           // ops per POST; default 100
 	RunTimeout time.Duration // deadline of one run; default 10 minutes
+	// Key is the device key (for certificate rotation); Actions carries out the
+	// remote actions that need the app or the CLI (nil: they wait, see actions.go).
+	Key     crypto.Signer
+	Actions ActionHandler
 	OnEvent    func(Event)   // progress; called on the run's goroutine
 	Logger     *slog.Logger
 }
@@ -147,7 +152,42 @@ func (e *Engine) connect(ctx context.Context) error {
 	if e.Device == nil {
 		return nil
 	}
-	return CheckIn(ctx, e.Client, e.Device, e.DataDir)
+	return CheckInWithActions(ctx, e.Client, e.Device, e.DataDir, e.Key, e.resyncOnly())
+}
+
+// resyncOnly wraps the engine's ActionHandler so that resync works on the engine's
+// (unlocked) vault when the caller did not say otherwise.
+func (e *Engine) resyncOnly() ActionHandler {
+	return engineActions{e: e, h: e.Actions}
+}
+
+type engineActions struct {
+	e *Engine
+	h ActionHandler
+}
+
+func (a engineActions) Wipe(ctx context.Context) (string, error) {
+	if a.h == nil {
+		return "", errActionWaits // for a program that can close the vault (app, CLI)
+	}
+	return a.h.Wipe(ctx)
+}
+
+func (a engineActions) Lock() (string, error) {
+	if a.h == nil {
+		return "no session open", nil
+	}
+	return a.h.Lock()
+}
+
+func (a engineActions) Resync() (bool, error) {
+	if a.h != nil {
+		return a.h.Resync()
+	}
+	if !a.e.Vault.Unlocked() {
+		return false, nil
+	}
+	return true, a.e.Vault.UpdateSyncState(func(s *storage.SyncState) { s.Cursor = "" })
 }
 
 // CheckIn contacts the portal with the device key alone (no vault needed): it fetches
