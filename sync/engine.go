@@ -62,8 +62,8 @@ type Engine struct {
 	// remote actions that need the app or the CLI (nil: they wait, see actions.go).
 	Key     crypto.Signer
 	Actions ActionHandler
-	OnEvent    func(Event)   // progress; called on the run's goroutine
-	Logger     *slog.Logger
+	OnEvent func(Event) // progress; called on the run's goroutine
+	Logger  *slog.Logger
 }
 
 func (e *Engine) emit(ev Event) {
