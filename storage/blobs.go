@@ -242,10 +242,11 @@ func (v *Vault) PutBlob(r io.Reader, maxSize int64) (BlobInfo, error) {
 	if maxSize <= 0 {
 		maxSize = DefaultMaxBlobSize
 	}
-	k, err := v.unlockedKeys()
+	k, release, err := v.useKeys()
 	if err != nil {
 		return BlobInfo{}, err
 	}
+	defer release()
 	rec := k.records
 	if _, err := v.CleanupBlobs(); err != nil {
 		return BlobInfo{}, err
@@ -499,10 +500,11 @@ func (v *Vault) HasBlob(sha string) (bool, error) {
 	if !validSHA(sha) {
 		return false, badSHA(sha)
 	}
-	k, err := v.unlockedKeys()
+	k, release, err := v.useKeys()
 	if err != nil {
 		return false, err
 	}
+	defer release()
 	rec := k.records
 	var ok bool
 	err = v.view(func(btx *bolt.Tx) error {
@@ -519,10 +521,11 @@ func (v *Vault) DeleteBlob(sha string) error {
 	if !validSHA(sha) {
 		return badSHA(sha)
 	}
-	k, err := v.unlockedKeys()
+	k, release, err := v.useKeys()
 	if err != nil {
 		return err
 	}
+	defer release()
 	rec := k.records
 	return v.update(func(btx *bolt.Tx) error {
 		h, err := getBlobHeader(btx, rec, sha)
@@ -543,10 +546,11 @@ func (v *Vault) DeleteBlob(sha string) error {
 // Blobs lists the stored blobs in order of their SHA-256. A header that does not open
 // stops the listing with a *TamperError.
 func (v *Vault) Blobs() ([]BlobInfo, error) {
-	k, err := v.unlockedKeys()
+	k, release, err := v.useKeys()
 	if err != nil {
 		return nil, err
 	}
+	defer release()
 	rec := k.records
 	var out []BlobInfo
 	err = v.view(func(btx *bolt.Tx) error {
@@ -583,10 +587,11 @@ func (v *Vault) OpenBlob(sha string) (io.ReadCloser, BlobInfo, error) {
 	if !validSHA(sha) {
 		return nil, BlobInfo{}, badSHA(sha)
 	}
-	k, err := v.unlockedKeys()
+	k, release, err := v.useKeys()
 	if err != nil {
 		return nil, BlobInfo{}, err
 	}
+	defer release()
 	rec := k.records
 	var h *blobHeader
 	err = v.view(func(btx *bolt.Tx) error {

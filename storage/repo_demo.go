@@ -30,10 +30,11 @@ func (v *Vault) DemoData(n int, seed int64, now time.Time) error {
 	if n <= 0 {
 		return nil
 	}
-	k, err := v.unlockedKeys()
+	k, release, err := v.useKeys()
 	if err != nil {
 		return err
 	}
+	defer release()
 	now = now.UTC()
 	g := demo.NewGenerator(seed, now)
 	for done := 0; done < n; {

@@ -450,10 +450,11 @@ func (v *Vault) ChangePIN(user string, oldPIN, newPIN []byte) error {
 // configured, else a software slot (if the vault allows them). The vault must be
 // unlocked.
 func (v *Vault) AddUser(name string, pin []byte) error {
-	k, err := v.unlockedKeys()
+	k, release, err := v.useKeys()
 	if err != nil {
 		return err
 	}
+	defer release()
 	if err := validateUserName(name); err != nil {
 		return err
 	}
@@ -499,10 +500,11 @@ func (v *Vault) hasUser(name string) bool {
 // RemoveUser removes a user's key slot. The vault must be unlocked; the last user slot
 // cannot be removed (ErrLastSlot).
 func (v *Vault) RemoveUser(name string) error {
-	k, err := v.unlockedKeys()
+	k, release, err := v.useKeys()
 	if err != nil {
 		return err
 	}
+	defer release()
 	v.slotMu.Lock()
 	defer v.slotMu.Unlock()
 	err = v.changeSlots(&k.mac, func(btx *bolt.Tx) error {

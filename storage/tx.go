@@ -40,10 +40,11 @@ func checkBucket(bucket []byte) error {
 // Update runs fn in a read-write transaction; fn's error rolls it back. The vault must
 // be unlocked.
 func (v *Vault) Update(fn func(*Tx) error) error {
-	k, err := v.unlockedKeys()
+	k, release, err := v.useKeys()
 	if err != nil {
 		return err
 	}
+	defer release()
 	return v.update(func(btx *bolt.Tx) error {
 		tx := &Tx{v: v, btx: btx, k: k, counts: map[string]int64{}}
 		if err := callUser(func() error { return fn(tx) }); err != nil {
@@ -55,10 +56,11 @@ func (v *Vault) Update(fn func(*Tx) error) error {
 
 // View runs fn in a read-only transaction. The vault must be unlocked.
 func (v *Vault) View(fn func(*Tx) error) error {
-	k, err := v.unlockedKeys()
+	k, release, err := v.useKeys()
 	if err != nil {
 		return err
 	}
+	defer release()
 	return v.view(func(btx *bolt.Tx) error {
 		tx := &Tx{v: v, btx: btx, k: k}
 		return callUser(func() error { return fn(tx) })
@@ -293,10 +295,11 @@ const (
 
 // readAll is ReadAll with a decode step that also runs in the workers.
 func (v *Vault) readAll(bucket []byte, decode func(k, pt []byte) (any, error), deliver func(k []byte, val any) error) error {
-	k, err := v.unlockedKeys()
+	k, release, err := v.useKeys()
 	if err != nil {
 		return err
 	}
+	defer release()
 	if err := checkBucket(bucket); err != nil {
 		return err
 	}

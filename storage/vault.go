@@ -106,6 +106,8 @@ type keys struct {
 	dek     crypto.Key
 	mac     crypto.Key
 	records *crypto.Sealer
+
+	inflight sync.WaitGroup // operations using these keys (useKeys)
 }
 
 func newKeys(user string, dek crypto.Key) (*keys, error) {
@@ -372,6 +374,24 @@ func (v *Vault) install(user string, dek crypto.Key) error {
 }
 
 // unlocked returns the key material, or ErrLocked.
+// useKeys returns the keys for an operation and a release function the caller must
+// call when the operation is done; Lock waits for every release before it zeroes them.
+func (v *Vault) useKeys() (*keys, func(), error) {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	if v.closed {
+		return nil, nil, fmt.Errorf("%w (closed)", ErrLocked)
+	}
+	if v.keys == nil {
+		return nil, nil, ErrLocked
+	}
+	k := v.keys
+	k.inflight.Add(1)
+	return k, k.inflight.Done, nil
+}
+
+// unlockedKeys returns the keys without holding them (for checks only: the keys may be
+// zeroed as soon as it returns; operations use useKeys).
 func (v *Vault) unlockedKeys() (*keys, error) {
 	v.mu.RLock()
 	defer v.mu.RUnlock()
@@ -409,6 +429,10 @@ func (v *Vault) Lock() {
 	v.keys = nil
 	v.mu.Unlock()
 	if k != nil {
+		// Operations that started before finish with the keys they have (new ones get
+		// ErrLocked, also nested ones, so nothing waits on itself); only then are the
+		// keys zeroed — an operation never sees half-zeroed keys.
+		k.inflight.Wait()
 		v.rollbackAtLock(k) // anti-rollback: bump the TPM counter (rollback.go)
 		v.repo.drop()       // forget the decoded case list (repo.go)
 		k.zero()

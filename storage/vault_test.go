@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -583,4 +584,47 @@ func TestReadAllOrderAndStop(t *testing.T) {
 	if err != errStop || n != 1000 {
 		t.Fatalf("stop: %v after %d", err, n)
 	}
+}
+
+// TestLockDuringOperations: Lock while reads and writes run on other goroutines: every
+// operation either completes with the keys it started with or gets ErrLocked — never
+// a crash, never a write with zeroed keys (the audit chain stays intact).
+func TestLockDuringOperations(t *testing.T) {
+	v, cfg := repoVault(t)
+	c := newAnmeldung(t, v, "Fuchs", "Ida", "Ring", "99084", "Erfurt")
+	for round := range 30 {
+		var wg sync.WaitGroup
+		for g := range 4 {
+			wg.Go(func() {
+				for i := 0; ; i++ {
+					var err error
+					switch (g + i) % 3 {
+					case 0:
+						_, err = v.AuditEntries()
+					case 1:
+						_, err = v.AddNote(c.ID, fmt.Sprintf("Vermerk %d/%d/%d", round, g, i))
+					default:
+						_, err = v.Cases(CaseQuery{})
+					}
+					if errors.Is(err, ErrLocked) {
+						return
+					}
+					if err != nil {
+						t.Errorf("operation failed with %v", err)
+						return
+					}
+				}
+			})
+		}
+		time.Sleep(time.Millisecond)
+		v.Lock()
+		wg.Wait()
+		if err := v.Unlock("anna", pinAnna); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := v.AuditVerify(); err != nil {
+		t.Fatalf("audit chain after locks during writes: %v", err)
+	}
+	_ = cfg
 }
