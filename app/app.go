@@ -141,7 +141,7 @@ func New(a fyne.App, cfg Config) (*UI, error) {
 // open opens the vault (off the UI goroutine) and shows the next screen.
 func (u *UI) open() {
 	v, err := storage.OpenDevice(u.cfg.DataDir, u.cfg.TPMSpec, u.log)
-	fyne.Do(func() {
+	uiDo(func() {
 		switch {
 		case errors.Is(err, storage.ErrNotInitialised):
 			u.setScreen(tr("screen.setup"), u.setupScreen())
@@ -172,6 +172,8 @@ func (u *UI) rememberSize() {
 }
 
 func (u *UI) shutdown() {
+	u.locker.stop()
+	u.bar.stop()
 	u.rememberSize()
 	u.sess.end()
 	u.sess = nil

@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
 
 	"fieldoffice/assets"
@@ -55,7 +54,7 @@ func TestUnlockWrongThenRightPIN(t *testing.T) {
 	t.Cleanup(u.shutdown)
 	waitTitle(t, u, "Entsperren")
 
-	fyne.DoAndWait(func() {
+	uiWait(func() {
 		if got := u.unlock.user.Selected; got != "schmidt" {
 			t.Errorf("preselected user = %q, want schmidt", got)
 		}
@@ -65,7 +64,7 @@ func TestUnlockWrongThenRightPIN(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	var msg string
 	for time.Now().Before(deadline) {
-		fyne.DoAndWait(func() { msg = u.unlock.status.Text })
+		uiWait(func() { msg = u.unlock.status.Text })
 		if strings.Contains(msg, "falsch") {
 			break
 		}
@@ -74,7 +73,7 @@ func TestUnlockWrongThenRightPIN(t *testing.T) {
 	if !strings.Contains(msg, "Die PIN ist falsch. Noch 4 Versuche.") {
 		t.Fatalf("status after wrong PIN = %q", msg)
 	}
-	fyne.DoAndWait(func() {
+	uiWait(func() {
 		if u.unlock.pin.Text != "" {
 			t.Error("PIN entry not cleared after an attempt")
 		}

@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
 
 	"fieldoffice/assets"
@@ -63,7 +62,7 @@ func unlockedUI(t *testing.T, dir string) *UI {
 	t.Helper()
 	u := newTestUI(t, dir)
 	waitTitle(t, u, tr("screen.unlock"))
-	fyne.DoAndWait(func() {
+	uiWait(func() {
 		test.Type(u.unlock.pin, testPIN)
 		test.Tap(u.unlock.button)
 	})
@@ -77,7 +76,7 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		var ok bool
-		fyne.DoAndWait(func() { ok = cond() })
+		uiWait(func() { ok = cond() })
 		if ok {
 			return
 		}

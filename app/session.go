@@ -3,9 +3,8 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
-
-	"fyne.io/fyne/v2"
 
 	"fieldoffice/assets"
 	"fieldoffice/platform"
@@ -33,7 +32,7 @@ type session struct {
 func goDo[T any](work func() (T, error), done func(T, error)) {
 	go func() {
 		v, err := work()
-		fyne.Do(func() { done(v, err) })
+		uiDo(func() { done(v, err) })
 	}()
 }
 
@@ -65,15 +64,16 @@ func (u *UI) startSession() (*session, error) {
 	if err != nil {
 		return s, err
 	}
-	s.engine = &fsync.Engine{Vault: u.vlt, Client: client, Device: dev, DataDir: u.cfg.DataDir, Role: s.role, Logger: u.log}
-	s.engine.OnEvent = func(ev fsync.Event) { fyne.Do(func() { u.syncEvent(ev) }) }
+	s.engine = &fsync.Engine{Vault: u.vlt, Client: client, Device: dev, DataDir: u.cfg.DataDir, Role: s.role, Logger: u.log,
+		Key: s.key, Actions: appActions{u: u, v: u.vlt}}
+	s.engine.OnEvent = func(ev fsync.Event) { uiDo(func() { u.syncEvent(ev) }) }
 	interval := time.Duration(dev.Policy.SyncIntervalMinutes) * time.Minute
 	s.bg = &fsync.Background{
 		Run:       s.engine.Run,
 		Interval:  interval,
 		ProbeAddr: fsync.ProbeAddrOf(dev.PortalURL),
 		OnResult: func(reason string, sum fsync.Summary, err error) {
-			fyne.Do(func() { u.syncResult(reason, sum, err) })
+			uiDo(func() { u.syncResult(reason, sum, err) })
 		},
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -115,6 +115,7 @@ func (s *session) end() {
 // edited tells background sync that the user changed something (call after every
 // saved change).
 func (u *UI) edited() {
+	u.bar.refreshPending()
 	if u.sess != nil && u.sess.bg != nil {
 		u.sess.bg.Edited()
 	}
@@ -125,4 +126,34 @@ func (u *UI) syncNow() {
 	if u.sess != nil && u.sess.bg != nil {
 		u.sess.bg.Trigger(fsync.ReasonNow)
 	}
+}
+
+// appActions carries out the portal's remote actions in the app (sync/actions.go):
+// wipe erases the vault while its TPM stays open for the report (the screen follows
+// when the run ends with sync.ErrWiped), lock locks the session, resync drops the
+// cursor.
+type appActions struct {
+	u *UI
+	v *storage.Vault
+}
+
+func (a appActions) Wipe(context.Context) (string, error) {
+	rep, err := a.v.Wipe()
+	if err != nil {
+		return "", err
+	}
+	a.u.log.Warn("remote wipe ordered by the portal: vault crypto-erased", "path", rep.Path)
+	return fmt.Sprintf("key slots erased, %d bytes overwritten, vault removed", rep.Overwritten), nil
+}
+
+func (a appActions) Lock() (string, error) {
+	uiDo(a.u.lock)
+	return "app locked", nil
+}
+
+func (a appActions) Resync() (bool, error) {
+	if !a.v.Unlocked() {
+		return false, nil
+	}
+	return true, a.v.UpdateSyncState(func(s *storage.SyncState) { s.Cursor = "" })
 }

@@ -11,7 +11,7 @@ import (
 // application, device, language, contrast, lock) and the sync bar below. name is the
 // screen's title.
 func (u *UI) showMain(name string, content fyne.CanvasObject) {
-	u.setScreen(name, container.NewBorder(u.navBar(), u.bar.widget(), nil, nil, content))
+	u.setScreen(name, container.NewBorder(u.navBar(), u.bar.widget(), nil, nil, u.locker.area(), content))
 }
 
 // navBar is the bar above every main screen. Every action has a keyboard shortcut
@@ -39,6 +39,7 @@ func (u *UI) toggleLanguage() {
 	setLanguage(next)
 	u.app.Preferences().SetString(prefLanguage, next)
 	u.refresh()
+	u.updateMenu()
 }
 
 // toggleContrast switches the high-contrast theme.
@@ -46,15 +47,20 @@ func (u *UI) toggleContrast() {
 	on := !u.app.Preferences().Bool(prefHighContrast)
 	u.app.Preferences().SetBool(prefHighContrast, on)
 	applyTheme(u.app, on, float32(u.app.Preferences().FloatWithFallback(prefTextScale, 1)))
+	u.updateMenu()
 }
 
 // refresh rebuilds the current screen (after a language switch).
 func (u *UI) refresh() {
 	switch {
+	case u.bar.wipe != nil:
+		u.showWiped()
 	case u.sess == nil && u.vlt != nil:
 		u.showUnlock("")
 	case u.detail != nil && u.detail.visible():
 		u.detail.reload()
+	case u.capture != nil && u.capture.visible():
+		u.capture.reload()
 	default:
 		u.showCases()
 	}

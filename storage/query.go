@@ -380,3 +380,15 @@ func (tx *Tx) searchIndex(terms []string, limit int) ([]string, error) {
 	})
 	return ids, err
 }
+
+// Match reports whether s passes q's filters, as Cases applies them (for callers that
+// filter other lists of summaries, such as search hits).
+func (q CaseQuery) Match(s cases.Summary) bool { return q.match(s) }
+
+// SortSummaries orders list as Cases does for q's Sort and Desc.
+func SortSummaries(list []cases.Summary, q CaseQuery) { sortSummaries(list, q.Sort, q.Desc) }
+
+// FoldName returns name as the vault compares names: words in lower case, umlauts and
+// ß spelt out, other diacritics dropped (for sorting service titles and the like the
+// same way).
+func FoldName(name string) string { return strings.Join(searchWords(name), " ") }
