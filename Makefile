@@ -7,11 +7,12 @@ export LC_ALL ?= C.UTF-8
 
 # Debian/Ubuntu packages a fresh machine needs: cgo + Fyne (GL, X11), OpenSSL's
 # libcrypto for the in-process TPM simulator, swtpm for the software-TPM tests and the
-# demo, Xvfb so the demo and GUI checks can run without a desktop.
-APT_PKGS := gcc pkg-config libgl1-mesa-dev xorg-dev libssl-dev swtpm swtpm-tools xvfb
+# demo, Xvfb (with xdotool and imagemagick) so the demo, screenshots and measurements run
+# without a desktop; mingw-w64, osslsigncode, xz-utils and openssl for `make package`.
+APT_PKGS := gcc pkg-config libgl1-mesa-dev xorg-dev libssl-dev swtpm swtpm-tools xvfb xdotool imagemagick gcc-mingw-w64-x86-64 osslsigncode xz-utils openssl
 DEPS_STAMP := .make/deps.stamp
 
-.PHONY: deps build run demo test test-short vet bench fuzz clean
+.PHONY: deps build run demo test test-short vet bench fuzz clean package package-check
 
 deps: $(DEPS_STAMP)
 
@@ -83,3 +84,18 @@ fuzz:
 	$(GO) test ./storage/crypto/ -run '^$$' -fuzz '^FuzzOpenSealed$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./storage/crypto/ -run '^$$' -fuzz '^FuzzStreamReader$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./cases/ -run '^$$' -fuzz '^FuzzParseSchema$$' -fuzztime $(FUZZTIME)
+
+# Release artefacts in dist/ (docs/ADMIN.md, "Packages"): the Linux archive (fyne package:
+# binary, .desktop file, icon), the Windows app and console .exe (mingw-w64, version
+# resource), signed with osslsigncode when SIGN_CERT is set, and SHA256SUMS. Version and
+# build come from FyneApp.toml; release builds have -tags fieldoffice_nosim (no TPM
+# simulator, no libcrypto).
+#   make package SIGN_CERT=codesign.pfx SIGN_PASS_FILE=... [SIGN_TIMESTAMP_URL=...] [SIGN_CA=root.pem]
+package: deps
+	./scripts/package.sh
+
+# `package`, then proves it: installs the Linux archive into a temp prefix and runs
+# `fieldoffice version` from there; checks the .exe files and their signatures (made with
+# a throw-away test certificate from scripts/testcert.sh unless SIGN_CERT is set).
+package-check: deps
+	./scripts/package.sh --check
