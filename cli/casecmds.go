@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -196,7 +197,7 @@ func caseTransition(c *ctxt, args []string) error {
 	if err != nil {
 		return err
 	}
-	r := cmpOr(*role, c.env.Getenv("FIELDOFFICE_ROLE"), "sachbearbeitung")
+	r := cmp.Or(*role, c.env.Getenv("FIELDOFFICE_ROLE"), "sachbearbeitung")
 	v, done, err := c.openCases()
 	if err != nil {
 		return err
@@ -208,15 +209,6 @@ func caseTransition(c *ctxt, args []string) error {
 	}
 	fmt.Fprintln(c.env.Stdout, cs.Status)
 	return nil
-}
-
-func cmpOr(vals ...string) string {
-	for _, v := range vals {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 func caseNote(c *ctxt, args []string) error {
@@ -282,7 +274,7 @@ func caseAttach(c *ctxt, args []string) error {
 		return fmt.Errorf("store %s: %w", file, err)
 	}
 	ref := cases.AttachmentRef{
-		SHA256: info.SHA256, Name: cmpOr(*name, filepath.Base(file)),
+		SHA256: info.SHA256, Name: cmp.Or(*name, filepath.Base(file)),
 		MediaType: mediaType(file, head[:n]), Size: info.Size,
 	}
 	if _, err := v.AddAttachment(id, ref); err != nil {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"crypto/ecdh"
 	"encoding/json"
@@ -66,7 +67,7 @@ func cmdEnroll(ctx context.Context, c *ctxt, args []string) error {
 	if *token == "" {
 		*token = c.env.Getenv("FIELDOFFICE_TOKEN")
 	}
-	user := cmpOr(c.userFlag, c.env.Getenv("FIELDOFFICE_USER"))
+	user := cmp.Or(c.userFlag, c.env.Getenv("FIELDOFFICE_USER"))
 	if len(pos) > 0 || *token == "" || user == "" {
 		return fmt.Errorf("%w: %s", errUsage, use)
 	}
@@ -293,7 +294,7 @@ func cmdSync(ctx context.Context, c *ctxt, args []string) error {
 	}
 	v.SetForms(c.formsFor(dev))
 	eng := &fsync.Engine{Vault: v, Client: client, Device: dev, DataDir: dir, Logger: c.log, Key: key, Actions: acts,
-		Role: cmpOr(*role, c.env.Getenv("FIELDOFFICE_ROLE"), "sachbearbeitung")}
+		Role: cmp.Or(*role, c.env.Getenv("FIELDOFFICE_ROLE"), "sachbearbeitung")}
 	eng.OnEvent = func(ev fsync.Event) {
 		if *asJSON {
 			_ = c.printJSONLine(ev)

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"crypto/ecdh"
 	"errors"
@@ -335,7 +336,7 @@ func cmdStatus(_ context.Context, c *ctxt, args []string) error {
 	if e := out.Enrollment; e.Enrolled {
 		fmt.Fprintf(w, "Enrolled:\tyes — device %s, office %q, portal %s\n", e.DeviceID, e.Office, e.Portal)
 		fmt.Fprintf(w, "Certificate expires:\t%s\n", e.CertExpires)
-		fmt.Fprintf(w, "Last contact / sync:\t%s / %s\n", cmpOr(e.LastContact, "never"), cmpOr(e.LastSync, "never"))
+		fmt.Fprintf(w, "Last contact / sync:\t%s / %s\n", cmp.Or(e.LastContact, "never"), cmp.Or(e.LastSync, "never"))
 		if e.OfflineLocked {
 			fmt.Fprintf(w, "Offline lock:\tACTIVE — offline longer than the policy allows; run: fieldoffice sync\n")
 		}

@@ -602,27 +602,9 @@ func (v *Vault) Recover(key *ecdh.PrivateKey, user string, newPIN []byte) error 
 	if err != nil {
 		return err
 	}
-	mac := dek.Derive(crypto.PurposeHeaderMAC)
-	defer mac.Zero()
-	err = v.changeSlots(&mac, func(btx *bolt.Tx) error {
-		hb, err := json.Marshal(newHdr)
-		if err != nil {
-			return err
-		}
-		if err := btx.Bucket(bucketMeta).Put(metaHeader, hb); err != nil {
-			return err
-		}
-		if err := putSlot(btx, s); err != nil {
-			return err
-		}
-		return putFailures(btx, user, 0)
-	})
-	if err != nil {
+	if err := v.putHeaderAndSlot(&dek, newHdr, s); err != nil {
 		return err
 	}
-	v.mu.Lock()
-	v.hdr = newHdr
-	v.mu.Unlock()
 	// Migrations and anti-rollback; the recovery key re-arms the counter (rollback.go).
 	if err := v.afterKeyOpen(user, &dek, true); err != nil {
 		return err
@@ -661,27 +643,9 @@ func (v *Vault) ResealPCRs(user string, pin []byte, pcrs []int) error {
 		return err
 	}
 	s.Created = old.Created
-	mac := dek.Derive(crypto.PurposeHeaderMAC)
-	defer mac.Zero()
-	err = v.changeSlots(&mac, func(btx *bolt.Tx) error {
-		hb, err := json.Marshal(hdr)
-		if err != nil {
-			return err
-		}
-		if err := btx.Bucket(bucketMeta).Put(metaHeader, hb); err != nil {
-			return err
-		}
-		if err := putSlot(btx, s); err != nil {
-			return err
-		}
-		return putFailures(btx, user, 0)
-	})
-	if err != nil {
+	if err := v.putHeaderAndSlot(&dek, hdr, s); err != nil {
 		return err
 	}
-	v.mu.Lock()
-	v.hdr = hdr
-	v.mu.Unlock()
 	v.log.Info("key slot re-sealed to a new PCR set", "user", user, "pcrs", pcrs)
 	return nil
 }
@@ -697,4 +661,31 @@ func (v *Vault) SlotPCRs(user string) []int {
 		})
 	})
 	return out
+}
+
+// putHeaderAndSlot writes hdr and slot s (its failure counter reset) under a fresh
+// header MAC in one transaction, and makes hdr the vault's header.
+func (v *Vault) putHeaderAndSlot(dek *crypto.Key, hdr header, s *slot) error {
+	mac := dek.Derive(crypto.PurposeHeaderMAC)
+	defer mac.Zero()
+	err := v.changeSlots(&mac, func(btx *bolt.Tx) error {
+		hb, err := json.Marshal(hdr)
+		if err != nil {
+			return err
+		}
+		if err := btx.Bucket(bucketMeta).Put(metaHeader, hb); err != nil {
+			return err
+		}
+		if err := putSlot(btx, s); err != nil {
+			return err
+		}
+		return putFailures(btx, s.Name, 0)
+	})
+	if err != nil {
+		return err
+	}
+	v.mu.Lock()
+	v.hdr = hdr
+	v.mu.Unlock()
+	return nil
 }
