@@ -6,18 +6,21 @@
 // # Layout of the package
 //
 //	app.go        UI, window, navigation between screens
-//	session.go    what exists between unlock and lock: forms, sync engine, background sync
+//	session.go    what exists between unlock and lock: forms, sync engine, background
+//	              sync, remote actions; goDo runs work off the UI goroutine
+//	thread.go     uiDo: every widget update from another goroutine
 //	shell.go      the frame around the main screens: navigation bar, sync bar
 //	i18n.go       tr(): every string, German and English (assets/translations)
-//	unlock.go     setup, error and unlock screens
+//	unlock.go     setup, error and unlock screens (PIN pad); enroll.go: enrolling from the GUI
 //	caselist.go   the case list: search, filters, sort, badges
 //	casedetail.go one case: form, workflow, notes, attachments, history (form.go renders forms)
 //	capture.go    a new application, with signature.go's signature pad
 //	conflicts.go  resolving conflicts field by field
-//	syncbar.go    online/offline, last sync, pending changes, progress
-//	device.go     TPM, enrollment, storage, users; change PIN
-//	lock.go       lock button, idle auto-lock
-//	theme.go      high contrast, text size; shortcuts.go: the keyboard
+//	syncbar.go    online/offline, last sync, pending changes, progress, wipe after revocation
+//	device.go     TPM, enrollment, storage, users; change PIN; text size
+//	lock.go       lock button, idle auto-lock; lock_linux.go: lock before suspend (logind)
+//	theme.go      high contrast, text size; shortcuts.go: menu and keyboard
+
 package app
 
 import (
