@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"fyne.io/fyne/v2"
 	fyneapp "fyne.io/fyne/v2/app"
 
 	"fieldoffice/app"
@@ -61,5 +62,10 @@ func main() {
 		os.Exit(cli.ExitError)
 	}
 	a := fyneapp.NewWithID("de.fieldoffice.client")
+	// SIGTERM (logout, MDM, `make demo` ending) quits like the window's close: the vault
+	// is locked and closed cleanly.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	go func() { <-sig; fyne.Do(a.Quit) }()
 	os.Exit(app.Run(a, cfg))
 }

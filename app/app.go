@@ -147,7 +147,7 @@ func (u *UI) open() {
 	uiDo(func() {
 		switch {
 		case errors.Is(err, storage.ErrNotInitialised):
-			u.setScreen(tr("screen.setup"), u.setupScreen())
+			u.showSetup()
 		case err != nil:
 			u.last = err
 			u.setScreen(tr("screen.error"), u.errorScreen(err))

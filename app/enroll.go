@@ -264,7 +264,7 @@ type setupForm struct {
 	status              *widget.Label
 	details             *widget.Label     // the error for IT
 	detailsBox          *widget.Accordion // hidden until an error
-	busy                *widget.ProgressBarInfinite
+	busy                *busyBar
 	pending             *enrollment // enrolled with the portal, vault still to create
 }
 
@@ -310,8 +310,7 @@ func (u *UI) setupScreen() fyne.CanvasObject {
 	f.details.Selectable = true
 	f.detailsBox = widget.NewAccordion(widget.NewAccordionItem(tr("error.details"), f.details))
 	f.detailsBox.Hide()
-	f.busy = widget.NewProgressBarInfinite()
-	f.busy.Hide()
+	f.busy = newBusyBar()
 	// Enter moves to the next field; on the last one it enrolls.
 	next := func(to fyne.Focusable) func(string) { return func(string) { u.win.Canvas().Focus(to) } }
 	f.token.OnSubmitted, f.user.OnSubmitted = next(f.user), next(f.device)
@@ -333,7 +332,7 @@ func (u *UI) setupScreen() fyne.CanvasObject {
 		widget.NewLabel(tr("setup.pin")), f.pin,
 		widget.NewLabel(tr("setup.pin2")), f.pin2)
 	enrollCard := widget.NewCard(tr("setup.enrollTitle"), "", container.NewVBox(intro, form,
-		container.NewHBox(layout.NewSpacer(), f.button), f.busy, f.status, f.detailsBox))
+		container.NewHBox(layout.NewSpacer(), f.button), f.busy.box, f.status, f.detailsBox))
 	admin := widget.NewLabel(tr("setup.body", u.cfg.DataDir))
 	admin.Wrapping = fyne.TextWrapWord
 	admin.Selectable = true
@@ -349,7 +348,7 @@ func (u *UI) setupScreen() fyne.CanvasObject {
 // setupLanguage switches German ⇄ English on the setup screen (UI.refresh knows only
 // the screens with a vault) and rebuilds it.
 func (u *UI) setupLanguage() {
-	if u.unlock.setup.busy.Visible() {
+	if u.unlock.setup.busy.running() {
 		return // the enrollment in progress reports to this form
 	}
 	next := LangEN
@@ -388,14 +387,8 @@ func (u *UI) setSetupBusy(busy bool) {
 			d.Enable()
 		}
 	}
-	if busy {
-		f.busy.Show()
-		f.busy.Start()
-		return
-	}
-	f.busy.Stop()
-	f.busy.Hide()
-	if f.pending.enrolled() {
+	f.busy.set(busy)
+	if !busy && f.pending.enrolled() {
 		u.setSetupPending()
 	}
 }
@@ -412,7 +405,7 @@ func (u *UI) setSetupPending() {
 // submitSetup checks the form and enrolls (Enter in the last field, or the button).
 func (u *UI) submitSetup() {
 	f := &u.unlock.setup
-	if f.busy.Visible() {
+	if f.busy.running() {
 		return
 	}
 	pin, pin2 := []byte(f.pin.Text), []byte(f.pin2.Text)
@@ -487,7 +480,7 @@ func (u *UI) submitSetup() {
 			u.win.Canvas().Focus(focus)
 			return
 		}
-		u.unlock.setup.busy.Stop() // its animation would outlive the screen
+		u.unlock.setup.busy.set(false) // its animation would outlive the screen
 		u.unlock.setup = setupForm{}
 		u.unlock.slots = nil
 		u.vlt = v

@@ -98,7 +98,7 @@ func enrollStatus(t *testing.T, u *UI) string {
 		}
 		msg = f.status.Text
 		// Tapping the button took the focus; the result gives it to a field.
-		return !f.busy.Visible() && u.win.Canvas().Focused() != nil
+		return !f.busy.running() && u.win.Canvas().Focused() != nil
 	})
 	return msg
 }

@@ -86,6 +86,8 @@ func userMessage(err error) string {
 		return tr("unlock.unknownUser")
 	case errors.Is(err, fsync.ErrOfflineTooLong):
 		return tr("error.offline")
+	case errors.Is(err, fsync.ErrSoftwareKeyForbidden):
+		return tr("error.softwareKeyForbidden")
 	case errors.Is(err, fsync.ErrRevoked):
 		return tr("unlock.revoked")
 	case errors.Is(err, fsync.ErrPortalUnreachable):
@@ -104,7 +106,7 @@ type unlockWidgets struct {
 	button  *widget.Button          // unlocks: the PIN pad's bottom-right key
 	status  *widget.Label           // what happened, what to do
 	keys    map[rune]*widget.Button // the PIN pad: '0'…'9' and '⌫'
-	busy    *widget.ProgressBarInfinite
+	busy    *busyBar
 	checkIn *widget.Button   // shown when the device has been offline too long
 	chrome  []*widget.Button // language and contrast: disabled while busy
 
@@ -168,8 +170,7 @@ func (u *UI) buildUnlock(msg string) {
 	w.button.Importance = widget.HighImportance
 	w.user = newUserPicker(u.userChosen)
 	w.user.setSlots(w.slots)
-	w.busy = widget.NewProgressBarInfinite()
-	w.busy.Hide()
+	w.busy = newBusyBar()
 	w.checkIn = widget.NewButtonWithIcon(tr("unlock.checkIn"), theme.ViewRefreshIcon(), u.checkIn)
 	w.checkIn.Hide()
 	lang := widget.NewButton(tr("nav.language"), u.toggleLanguage)
@@ -186,7 +187,7 @@ func (u *UI) buildUnlock(msg string) {
 	heading := widget.NewLabelWithStyle(tr("app.title"), fyne.TextAlignCenter, fyne.TextStyle{Bold: true})
 	heading.SizeName = theme.SizeNameHeadingText
 	pinLabel := widget.NewLabelWithStyle(tr("unlock.pin"), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
-	pinSide := container.NewVBox(minWidth(320), pinLabel, w.pin, pad, w.busy, w.status, w.checkIn)
+	pinSide := container.NewVBox(minWidth(320), pinLabel, w.pin, pad, w.busy.box, w.status, w.checkIn)
 	var body fyne.CanvasObject = pinSide
 	switch n := len(w.slots); {
 	case n == 1:
@@ -281,17 +282,11 @@ func (u *UI) setUnlockBusy(busy bool) {
 		set(b)
 	}
 	w.user.setDisabled(busy)
-	if busy {
-		w.busy.Show()
-		w.busy.Start()
-	} else {
-		w.busy.Stop()
-		w.busy.Hide()
-	}
+	w.busy.set(busy)
 }
 
 // unlocking reports whether an unlock or check-in is running.
-func (u *UI) unlocking() bool { return u.unlock.busy != nil && u.unlock.busy.Visible() }
+func (u *UI) unlocking() bool { return u.unlock.busy != nil && u.unlock.busy.running() }
 
 // userChosen runs when a user button is picked: it says at once when the slot is
 // locked, and moves the focus to the PIN.
@@ -333,13 +328,21 @@ func (u *UI) submitUnlock() {
 	measureMark("unlock-submit")
 	goDo(func() (*session, error) {
 		defer clear(pin)
-		if dev, err := fsync.LoadDevice(u.cfg.DataDir); err == nil {
-			if err := dev.CheckOffline(time.Now()); err != nil {
+		// The device policy (sync/policy.go): offline too long or a forbidden software
+		// key refuse the unlock; afterwards the user's key follows the policy's PCRs.
+		dev, derr := fsync.LoadDevice(u.cfg.DataDir)
+		if derr == nil {
+			if err := dev.BeforeUnlock(u.vlt.Status(), user, time.Now()); err != nil {
 				return nil, err
 			}
 		}
 		if err := u.vlt.Unlock(user, pin); err != nil {
 			return nil, err
+		}
+		if derr == nil {
+			if _, err := dev.AfterUnlock(u.vlt, user, pin); err != nil {
+				u.log.Warn("could not apply the policy's PCR set", "err", err)
+			}
 		}
 		s, err := u.startSession()
 		if err != nil {
@@ -408,6 +411,39 @@ func (u *UI) checkIn() {
 		u.win.Canvas().Focus(u.unlock.pin)
 	})
 }
+
+// busyBar is an infinite progress bar that exists only while work runs. Fyne's
+// ProgressBarInfinite animates from the moment its renderer is created, hidden or not,
+// and until it is stopped — a hidden one in the tree costs CPU on every frame — so the
+// bar is put into its box when the work starts and taken out when it ends.
+type busyBar struct {
+	box *fyne.Container
+	bar *widget.ProgressBarInfinite
+}
+
+func newBusyBar() *busyBar {
+	b := &busyBar{box: container.NewStack()}
+	b.box.Hide() // no gap in a VBox while idle
+	return b
+}
+
+// set starts or stops the bar.
+func (b *busyBar) set(busy bool) {
+	switch {
+	case busy && b.bar == nil:
+		b.bar = widget.NewProgressBarInfinite()
+		b.box.Objects = []fyne.CanvasObject{b.bar}
+		b.box.Show()
+	case !busy && b.bar != nil:
+		b.bar.Stop()
+		b.bar = nil
+		b.box.Objects = nil
+		b.box.Hide()
+	}
+}
+
+// running reports whether the bar shows.
+func (b *busyBar) running() bool { return b.bar != nil }
 
 // userPicker lets a user pick their key slot on a shared device: one large button per
 // user (Tab reaches them, Space picks one). The chosen one carries a check mark — not

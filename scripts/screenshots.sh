@@ -2,13 +2,15 @@
 # make screenshots: pictures of the real app for docs/screenshots/ — unlock, list,
 # detail, capture, conflict, device, sync (PNG, 1280x800).
 #
+# The window opens at 1280x800, a 10" tablet in landscape.
+#
 # Builds a demo environment as `make demo` does (scripts/demo.sh), in a temporary
 # directory of its own: the reference portal (portald) on loopback with seeded cases,
 # this device enrolled (key in the in-process TPM simulator), synced, and one case
 # changed on both sides so that it is in conflict. Then it starts the app on a virtual
 # display (Xvfb) of its own, drives it with xdotool as a user would (PIN, search,
 # open a case, resolve, new application, device, sync now) and takes each picture
-# with ImageMagick's `import -window root`.
+# of the window with ImageMagick's `import`.
 #
 # A step whose screen does not appear is reported and skipped, so the script keeps
 # working while screens change; look at the pictures afterwards.
@@ -53,7 +55,9 @@ port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 n=120
 while [ -e "/tmp/.X11-unix/X$n" ] || [ -e "/tmp/.X$n-lock" ]; do n=$((n + 1)); done
 export DISPLAY=:$n
-Xvfb "$DISPLAY" -screen 0 1280x800x24 -nolisten tcp >"$WORK/xvfb.log" 2>&1 &
+# Taller than the 1280x800 of a 10" tablet, so that a window that grows past 800 px is
+# still seen whole (and reported); the pictures are of the window.
+Xvfb "$DISPLAY" -screen 0 1280x1024x24 -nolisten tcp >"$WORK/xvfb.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do [ -e "/tmp/.X11-unix/X$n" ] && break; sleep 0.05; done
 say "Xvfb on $DISPLAY"
@@ -110,7 +114,19 @@ title() {
   say "WARNING: no screen titled /$1/ (title: ${t:-none})"
   return 1
 }
-shot() { sleep "${2:-0.6}"; import -window root "$OUT/$1.png"; say "wrote $OUT/$1.png"; }
+# shot NAME [DELAY]: a picture of the window (its area of the screen) as NAME.png.
+shot() {
+  local w h
+  sleep "${2:-0.6}"
+  eval "$(xdotool getwindowgeometry --shell "$win" | grep -E '^(WIDTH|HEIGHT)=')"
+  w=$WIDTH h=$HEIGHT
+  import -window root -crop "${w}x${h}+0+0" +repage "$OUT/$1.png"
+  if [ "$h" -gt 800 ]; then
+    say "wrote $OUT/$1.png (${w}x${h}: WARNING, the window grew past the 800 px of a 10\" tablet)"
+  else
+    say "wrote $OUT/$1.png (${w}x${h})"
+  fi
+}
 keys() { xdotool key --delay 80 "$@"; }
 typed() { xdotool type --delay 40 "$1"; }
 # clickat X Y: a click at window position X,Y (the pointer then leaves the window
@@ -154,12 +170,11 @@ if title 'Neuer Antrag' 10; then
   shot capture
 fi
 
+# The device screen, then a sync in progress under it: more cases in the portal,
+# then "Jetzt synchronisieren" (Ctrl+R); the sync bar shows the phase and progress.
 keys ctrl+d
-if title 'Gerät' 10; then shot device; fi
-
-# A sync in progress: more cases in the portal, then "Jetzt synchronisieren".
-keys ctrl+f
-if title 'Vorgänge' 10; then
+if title 'Gerät' 10; then
+  shot device
   $PORTALD seed --dir "$PORTAL" --cases 3000 >/dev/null
   keys ctrl+r
   shot sync 0.4
