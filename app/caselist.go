@@ -640,10 +640,16 @@ func (l *caseList) apply(a listAnswer) {
 	}
 	if !l.trimmed {
 		// The first load decodes every summary: the sealed copies and decoding garbage
-		// are gone now. Hand the freed heap back to the system instead of keeping it
-		// until the runtime gets round to it (RSS with 100,000 cases: docs/BENCHMARKS.md).
+		// are gone now, and the file pages it read stay mapped. Hand both back to the
+		// system instead of keeping them (RSS with 100,000 cases: docs/BENCHMARKS.md).
 		l.trimmed = true
-		go debug.FreeOSMemory()
+		v := l.u.vlt
+		go func() {
+			debug.FreeOSMemory()
+			if err := v.TrimMemory(); err != nil {
+				l.u.log.Debug("trim memory", "err", err)
+			}
+		}()
 	}
 }
 
