@@ -3,7 +3,6 @@ package app
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -16,6 +15,7 @@ import (
 
 	"fieldoffice/portal"
 	"fieldoffice/portal/server"
+	"fieldoffice/portal/servertest"
 	fsync "fieldoffice/sync"
 )
 
@@ -24,30 +24,13 @@ import (
 func enrollPortal(t *testing.T, policy map[string]string) (*server.Server, string) {
 	t.Helper()
 	t.Setenv("FIELDOFFICE_CONFIG", filepath.Join(t.TempDir(), "no-config.toml"))
-	dir := filepath.Join(t.TempDir(), "portal")
-	if err := server.Init(dir, []string{"127.0.0.1"}); err != nil {
-		t.Fatal(err)
-	}
-	srv, err := server.Open(dir, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	t.Cleanup(func() {
-		srv.Close()
-		<-done
-	})
+	p := servertest.Start(t)
 	if len(policy) > 0 {
-		if _, err := srv.Store().SetPolicy(policy); err != nil {
+		if _, err := p.Store().SetPolicy(policy); err != nil {
 			t.Fatal(err)
 		}
 	}
-	return srv, "https://" + ln.Addr().String()
+	return p.Server(), p.URL()
 }
 
 // enrollToken creates a one-time token.

@@ -126,22 +126,7 @@ func (l *locker) setLimit(d time.Duration) {
 	stop := make(chan struct{})
 	l.stopCheck = stop
 	every := min(max(d/20, 10*time.Millisecond), maxCheckEvery)
-	go func() {
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-				uiDo(func() {
-					if l.stopCheck == stop {
-						l.check()
-					}
-				})
-			}
-		}
-	}()
+	tickOnUI(every, stop, func() chan struct{} { return l.stopCheck }, l.check)
 }
 
 // reloadPolicy reads the idle limit from the enrollment record off the UI goroutine

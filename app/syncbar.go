@@ -203,23 +203,7 @@ func (b *syncBar) start() {
 	})
 	stop := make(chan struct{})
 	b.stopClock = stop
-	every := b.every
-	go func() {
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-				uiDo(func() {
-					if b.stopClock == stop {
-						b.renderLast()
-					}
-				})
-			}
-		}
-	}()
+	tickOnUI(b.every, stop, func() chan struct{} { return b.stopClock }, b.renderLast)
 	b.render()
 }
 

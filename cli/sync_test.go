@@ -3,8 +3,6 @@ package cli
 import (
 	"encoding/json"
 	"errors"
-	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +12,7 @@ import (
 	"fieldoffice/platform"
 	"fieldoffice/platform/tpmtest"
 	"fieldoffice/portal/server"
+	"fieldoffice/portal/servertest"
 	"fieldoffice/storage"
 	fsync "fieldoffice/sync"
 )
@@ -21,25 +20,8 @@ import (
 // runPortal starts the reference portal on loopback for the CLI tests.
 func runPortal(t *testing.T) (*server.Server, string) {
 	t.Helper()
-	dir := filepath.Join(t.TempDir(), "portal")
-	if err := server.Init(dir, []string{"127.0.0.1"}); err != nil {
-		t.Fatal(err)
-	}
-	srv, err := server.Open(dir, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	t.Cleanup(func() {
-		srv.Close()
-		<-done
-	})
-	return srv, "https://" + ln.Addr().String()
+	p := servertest.Start(t)
+	return p.Server(), p.URL()
 }
 
 func token(t *testing.T, srv *server.Server, url string) string {

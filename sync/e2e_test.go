@@ -7,7 +7,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -21,77 +20,32 @@ import (
 	"fieldoffice/platform"
 	"fieldoffice/portal"
 	"fieldoffice/portal/server"
+	"fieldoffice/portal/servertest"
 	"fieldoffice/storage"
 	scrypto "fieldoffice/storage/crypto"
 	fsync "fieldoffice/sync"
 )
 
-// portalHarness is the real reference portal (portal/server) on loopback, in this
-// process, so tests can stop and restart it.
+// portalHarness is the real reference portal on loopback (portal/servertest), with
+// software keys allowed.
 type portalHarness struct {
-	t    testing.TB
-	dir  string
-	addr string
-	srv  *server.Server
-	done chan error
+	*servertest.Portal
 }
 
 func startPortal(t testing.TB) *portalHarness {
 	t.Helper()
-	p := &portalHarness{t: t, dir: filepath.Join(t.TempDir(), "portal"), addr: "127.0.0.1:0"}
-	if err := server.Init(p.dir, []string{"127.0.0.1", "localhost"}); err != nil {
-		t.Fatal(err)
-	}
-	p.start()
-	t.Cleanup(p.stop)
-	if _, err := p.store().SetPolicy(map[string]string{"allow_software_keys": "true"}); err != nil {
+	p := &portalHarness{servertest.Start(t)}
+	if _, err := p.Store().SetPolicy(map[string]string{"allow_software_keys": "true"}); err != nil {
 		t.Fatal(err)
 	}
 	return p
 }
 
-func (p *portalHarness) start() {
-	p.t.Helper()
-	srv, err := server.Open(p.dir, slog.New(slog.DiscardHandler))
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	var ln net.Listener
-	for i := 0; ; i++ { // the old socket may linger for a moment after a restart
-		if ln, err = net.Listen("tcp", p.addr); err == nil || i == 50 {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if err != nil {
-		srv.Close()
-		p.t.Fatal(err)
-	}
-	p.addr = ln.Addr().String()
-	p.srv, p.done = srv, make(chan error, 1)
-	go func() { p.done <- srv.Serve(ln) }()
-	for p.srv.URL() == "" {
-		time.Sleep(time.Millisecond)
-	}
-}
+func (p *portalHarness) store() *server.Store { return p.Store() }
 
-func (p *portalHarness) stop() {
-	if p.srv == nil {
-		return
-	}
-	p.srv.Close()
-	<-p.done
-	p.srv = nil
-}
+func (p *portalHarness) url() string { return p.URL() }
 
-func (p *portalHarness) restart() {
-	p.stop()
-	p.start()
-}
-
-func (p *portalHarness) store() *server.Store { return p.srv.Store() }
-
-func (p *portalHarness) url() string { return "https://" + p.addr }
+func (p *portalHarness) restart() { p.Restart() }
 
 // device is an enrolled device with its vault (software key, no TPM: the TPM paths
 // have their own tests in platform and cli).
@@ -516,7 +470,7 @@ func TestE2EUploadResumes(t *testing.T) {
 	if sent != info.Size-st.Received || !strings.Contains(logs.String(), "offset="+strconv.FormatInt(st.Received, 10)) {
 		t.Fatalf("sent %d of %d after the portal had %d; log: %s", sent, info.Size, st.Received, logs.String())
 	}
-	got, err := os.ReadFile(filepath.Join(p.dir, "blobs", info.SHA256))
+	got, err := os.ReadFile(filepath.Join(p.Dir, "blobs", info.SHA256))
 	if err != nil || !bytes.Equal(got, blob) {
 		t.Fatalf("attachment on the portal differs (%v)", err)
 	}

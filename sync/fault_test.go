@@ -81,7 +81,7 @@ func checkWork(t testing.TB, p *portalHarness, d *device, w workload) {
 		}
 	}
 	if w.sha != "" {
-		got, err := os.ReadFile(filepath.Join(p.dir, "blobs", w.sha))
+		got, err := os.ReadFile(filepath.Join(p.Dir, "blobs", w.sha))
 		if err != nil || !bytes.Equal(got, w.blob) {
 			t.Fatalf("attachment on the portal differs (%d bytes, %v)", len(got), err)
 		}
@@ -145,7 +145,7 @@ func TestE2EFaults(t *testing.T) {
 			if _, err := p.store().Seed(60, 11); err != nil {
 				t.Fatal(err)
 			}
-			px, err := faultnet.New(p.addr)
+			px, err := faultnet.New(p.Addr)
 			if err != nil {
 				t.Fatal(err)
 			}
