@@ -50,24 +50,6 @@ var (
 	emptySealedV = []byte{}
 )
 
-// foldTable maps runes to their search form (after lower-casing).
-var foldTable = map[rune]string{
-	'ä': "ae", 'ö': "oe", 'ü': "ue", 'ß': "ss", 'æ': "ae", 'œ': "oe", 'ø': "o", 'å': "a",
-	'à': "a", 'á': "a", 'â': "a", 'ã': "a", 'ā': "a", 'ă': "a", 'ą': "a",
-	'ç': "c", 'ć': "c", 'č': "c", 'ĉ': "c", 'ċ': "c",
-	'ď': "d", 'đ': "d", 'ð': "d",
-	'è': "e", 'é': "e", 'ê': "e", 'ë': "e", 'ē': "e", 'ė': "e", 'ę': "e", 'ě': "e",
-	'ğ': "g", 'ģ': "g",
-	'ì': "i", 'í': "i", 'î': "i", 'ï': "i", 'ī': "i", 'į': "i", 'ı': "i",
-	'ķ': "k", 'ĺ': "l", 'ļ': "l", 'ľ': "l", 'ł': "l",
-	'ñ': "n", 'ń': "n", 'ņ': "n", 'ň': "n",
-	'ò': "o", 'ó': "o", 'ô': "o", 'õ': "o", 'ō': "o", 'ő': "o",
-	'ŕ': "r", 'ř': "r", 'ś': "s", 'ş': "s", 'š': "s", 'ș': "s",
-	'ţ': "t", 'ť': "t", 'ț': "t", 'þ': "th",
-	'ù': "u", 'ú': "u", 'û': "u", 'ū': "u", 'ů': "u", 'ű': "u", 'ų': "u",
-	'ý': "y", 'ÿ': "y", 'ź': "z", 'ż': "z", 'ž': "z",
-}
-
 // searchWords splits s into normalised words (see the comment above).
 func searchWords(s string) []string {
 	var words []string
@@ -84,7 +66,7 @@ func searchWords(s string) []string {
 	}
 	for _, r := range s {
 		r = unicode.ToLower(r)
-		if f, ok := foldTable[r]; ok {
+		if f, ok := cases.FoldLetter(r); ok {
 			b.WriteString(f)
 			continue
 		}

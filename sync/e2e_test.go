@@ -459,8 +459,15 @@ func TestE2EUploadResumes(t *testing.T) {
 	if _, err := d.client.BlobPut(ctx, info.SHA256, &errAfter{r: bytes.NewReader(blob), n: 300 << 10}, 0, info.Size); err == nil {
 		t.Fatal("a broken upload succeeded")
 	}
+	// Wait until the portal has finished storing what arrived of the broken upload
+	// (the same count twice in a row), so the resume below has one offset to start at.
 	var st fsync.BlobState
-	waitUntil(t, func() bool { st, _ = d.client.BlobHead(ctx, info.SHA256); return st.Received > 0 })
+	waitUntil(t, func() bool {
+		a, _ := d.client.BlobHead(ctx, info.SHA256)
+		time.Sleep(100 * time.Millisecond)
+		st, _ = d.client.BlobHead(ctx, info.SHA256)
+		return st.Received > 0 && st.Received == a.Received
+	})
 	var logs lockedBuffer
 	d.eng.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	sent, err := d.eng.UploadBlob(ctx, info.SHA256, nil)

@@ -152,12 +152,12 @@ func (e *Engine) connect(ctx context.Context) error {
 	if e.Device == nil {
 		return nil
 	}
-	return CheckInWithActions(ctx, e.Client, e.Device, e.DataDir, e.Key, e.resyncOnly())
+	return CheckInWithActions(ctx, e.Client, e.Device, e.DataDir, e.Key, e.actionHandler())
 }
 
-// resyncOnly wraps the engine's ActionHandler so that resync works on the engine's
+// actionHandler wraps the engine's ActionHandler: resync works on the engine's
 // (unlocked) vault when the caller did not say otherwise.
-func (e *Engine) resyncOnly() ActionHandler {
+func (e *Engine) actionHandler() ActionHandler {
 	return engineActions{e: e, h: e.Actions}
 }
 

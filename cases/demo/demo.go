@@ -377,9 +377,11 @@ func mailLocal(s string) string {
 		}
 	}
 	for _, r := range strings.ToLower(s) {
+		if f, ok := cases.FoldLetter(r); ok {
+			b.WriteString(f)
+			continue
+		}
 		switch {
-		case fold[r] != "":
-			b.WriteString(fold[r])
 		case r >= 'a' && r <= 'z' || r >= '0' && r <= '9':
 			b.WriteRune(r)
 		case r >= 0x80 && (unicode.IsLetter(r) || unicode.IsDigit(r)):
@@ -390,23 +392,4 @@ func mailLocal(s string) string {
 	}
 	flush()
 	return strings.Join(words, ".")
-}
-
-// fold maps letters to their ASCII form in an e-mail address (as the vault's search
-// index folds them).
-var fold = map[rune]string{
-	'ä': "ae", 'ö': "oe", 'ü': "ue", 'ß': "ss", 'æ': "ae", 'œ': "oe", 'ø': "o", 'å': "a",
-	'à': "a", 'á': "a", 'â': "a", 'ã': "a", 'ā': "a", 'ă': "a", 'ą': "a",
-	'ç': "c", 'ć': "c", 'č': "c", 'ĉ': "c", 'ċ': "c",
-	'ď': "d", 'đ': "d", 'ð': "d",
-	'è': "e", 'é': "e", 'ê': "e", 'ë': "e", 'ē': "e", 'ė': "e", 'ę': "e", 'ě': "e",
-	'ğ': "g", 'ģ': "g",
-	'ì': "i", 'í': "i", 'î': "i", 'ï': "i", 'ī': "i", 'į': "i", 'ı': "i",
-	'ķ': "k", 'ĺ': "l", 'ļ': "l", 'ľ': "l", 'ł': "l",
-	'ñ': "n", 'ń': "n", 'ņ': "n", 'ň': "n",
-	'ò': "o", 'ó': "o", 'ô': "o", 'õ': "o", 'ō': "o", 'ő': "o",
-	'ŕ': "r", 'ř': "r", 'ś': "s", 'ş': "s", 'š': "s", 'ș': "s",
-	'ţ': "t", 'ť': "t", 'ț': "t", 'þ': "th",
-	'ù': "u", 'ú': "u", 'û': "u", 'ū': "u", 'ů': "u", 'ű': "u", 'ų': "u",
-	'ý': "y", 'ÿ': "y", 'ź': "z", 'ż': "z", 'ž': "z",
 }
