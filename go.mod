@@ -65,7 +65,7 @@ require (
 	github.com/google/go-tpm-tools v0.3.13-0.20230620182252-4639ecce2aba
 	go.etcd.io/bbolt v1.4.3
 	golang.org/x/crypto v0.45.0
-	golang.org/x/sys v0.38.0 // indirect
+	golang.org/x/sys v0.38.0
 )
 
 tool fyne.io/tools/cmd/fyne

@@ -143,7 +143,9 @@ func New(a fyne.App, cfg Config) (*UI, error) {
 
 // open opens the vault (off the UI goroutine) and shows the next screen.
 func (u *UI) open() {
-	v, err := storage.OpenDevice(u.cfg.DataDir, u.cfg.TPMSpec, u.log)
+	// The unlock screen shows once the header and key slots are checked; the rest of
+	// a large vault's structure check runs while the user types the PIN.
+	v, err := storage.OpenDevice(u.cfg.DataDir, u.cfg.TPMSpec, u.log, storage.WithBackgroundCheck())
 	uiDo(func() {
 		switch {
 		case errors.Is(err, storage.ErrNotInitialised):

@@ -326,6 +326,7 @@ func (u *UI) submitUnlock() {
 	u.setUnlockBusy(true)
 	u.setUnlockStatus(tr("unlock.busy"), false)
 	measureMark("unlock-submit")
+	u.showCheckProgress()
 	goDo(func() (*session, error) {
 		defer clear(pin)
 		// The device policy (sync/policy.go): offline too long or a forbidden software
@@ -365,6 +366,30 @@ func (u *UI) submitUnlock() {
 		u.sess = s
 		u.locker.unlocked()
 		u.showCases()
+	})
+}
+
+// showCheckProgress says, while an unlock waits for it, how far the vault's structure
+// check has got (storage.Config.BackgroundCheck: on a large vault with a cold disk
+// cache it can take a few seconds after the unlock screen appeared).
+func (u *UI) showCheckProgress() {
+	v := u.vlt
+	if _, done := v.CheckProgress(); done {
+		return
+	}
+	stop := make(chan struct{})
+	current := stop
+	tickOnUI(150*time.Millisecond, stop, func() chan struct{} { return current }, func() {
+		share, done := v.CheckProgress()
+		if done || !u.unlocking() || u.vlt != v {
+			current = nil // runs once more at most: not again
+			close(stop)
+			if done && u.unlocking() {
+				u.setUnlockStatus(tr("unlock.busy"), false)
+			}
+			return
+		}
+		u.setUnlockStatus(tr("unlock.checking", int(share*100)), false)
 	})
 }
 

@@ -17,7 +17,8 @@ import (
 // TestRandomCorruption overwrites bytes at random offsets of a vault file (fixed seed,
 // a fresh copy per trial) and checks that Open, Unlock, Case, a full read, Cases and
 // AuditVerify either return exactly the original data or an error — never a crash,
-// never other data.
+// never other data. The last mode opens as the app does, with the structure check's
+// second stage in the background (Config.BackgroundCheck).
 func TestRandomCorruption(t *testing.T) {
 	tpm := newFakeTPM()
 	cfg := testConfig(t, tpm)
@@ -41,9 +42,11 @@ func TestRandomCorruption(t *testing.T) {
 	}
 	t.Logf("vault file: %d bytes", len(pristine))
 
-	for _, mode := range []string{"anywhere", "page headers and elements"} {
+	for _, mode := range []string{"anywhere", "page headers and elements", "page headers, background check"} {
 		t.Run(mode, func(t *testing.T) {
-			corruptTrials(t, cfg, pristine, orig, mode == "anywhere")
+			c := cfg
+			c.BackgroundCheck = mode == "page headers, background check" // the app's way to open
+			corruptTrials(t, c, pristine, orig, mode == "anywhere")
 		})
 	}
 }
@@ -74,6 +77,8 @@ func corruptTrials(t *testing.T, cfg Config, pristine []byte, orig []*cases.Case
 				return classify("open", err)
 			}
 			defer v.Close()
+			v.Users() // what the unlock screen reads before the check is done
+			v.Status()
 			if err := v.Unlock("anna", pinAnna); err != nil {
 				return classify("unlock", err)
 			}

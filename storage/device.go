@@ -12,11 +12,15 @@ import (
 // It is what the app and the admin commands use. The vault is returned locked and owns
 // the TPM: Close closes both. The in-process simulator is logged as a warning, since it
 // protects nothing.
-func OpenDevice(dir, spec string, logger *slog.Logger) (*Vault, error) {
+func OpenDevice(dir, spec string, logger *slog.Logger, opts ...OpenOption) (*Vault, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	v, err := Open(Config{Dir: dir, Logger: logger})
+	cfg := Config{Dir: dir, Logger: logger}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	v, err := Open(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -42,6 +46,15 @@ func OpenDevice(dir, spec string, logger *slog.Logger) (*Vault, error) {
 	v.cfg.TPM, v.cfg.Spec, v.ownedTPM = tpm, s, tpm
 	v.mu.Unlock()
 	return v, nil
+}
+
+// OpenOption changes how OpenDevice opens the vault.
+type OpenOption func(*Config)
+
+// WithBackgroundCheck makes OpenDevice return once the header and key slots are
+// checked and finish the structure check in the background (Config.BackgroundCheck).
+func WithBackgroundCheck() OpenOption {
+	return func(c *Config) { c.BackgroundCheck = true }
 }
 
 // TPM returns the TPM the vault uses (nil for a vault without one). The device's

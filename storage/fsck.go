@@ -3,10 +3,13 @@ package storage
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"io"
 	"os"
+	"slices"
+	"sync/atomic"
 )
 
 // The bbolt v1.4 file layout (go.etcd.io/bbolt/internal/common), in native byte order:
@@ -71,6 +74,12 @@ func parseMeta(p []byte) (boltMeta, bool) {
 
 // walker checks the structure of a bbolt file with plain reads (no mmap), so that a
 // damaged file gives an error instead of a crash, a fault or endless recursion in bbolt.
+//
+// The check runs in two stages (see openBolt). start checks the meta pages, the root
+// bucket's tree, the freelist and every bucket not named as deferred; finish walks the
+// deferred buckets and then checks that every page is reachable or free. The page
+// bitmap carries over, so that a page reached in both stages is still found. Between
+// the stages the file must not change (the vault holds back every other access).
 type walker struct {
 	f        *os.File
 	path     string
@@ -79,35 +88,89 @@ type walker struct {
 	meta     boltMeta
 	seen     []uint64 // bitmap of pages reached (tree pages with their overflow, freelist)
 	buf      []byte
+	pending  []subtree    // deferred buckets, for finish
+	visited  atomic.Int64 // pages read so far, for progress
+	stop     func() bool
 }
+
+// subtree is a bucket whose tree is still to be walked.
+type subtree struct {
+	root uint64
+	name string
+}
+
+// errWalkStopped is returned by finish when the walk was stopped (the vault closed).
+var errWalkStopped = errors.New("structure check stopped")
 
 func (w *walker) corrupt(format string, args ...any) error {
 	return &CorruptError{Path: w.path, Reason: fmt.Sprintf(format, args...)}
 }
 
-// walkFile checks the bbolt file at path; see openBolt.
+// walkFile checks the whole bbolt file at path; see openBolt.
 func walkFile(path string) error {
+	w, err := startWalk(path, nil)
+	if err != nil {
+		return err
+	}
+	defer w.close()
+	return w.finish()
+}
+
+// startWalk runs the first stage of the check on the file at path: meta pages, root
+// tree, freelist and every bucket for which deferred returns false (all of them when
+// deferred is nil). On success the caller must call finish or close.
+func startWalk(path string, deferred func(name string) bool) (*walker, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return fmt.Errorf("open %s: %w", path, err)
+		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return fmt.Errorf("stat %s: %w", path, err)
+		f.Close()
+		return nil, fmt.Errorf("stat %s: %w", path, err)
 	}
-	w := &walker{f: f, path: path, size: st.Size()}
+	w := &walker{f: f, path: path, size: st.Size(), stop: func() bool { return false }}
+	if err := w.startStage(deferred); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return w, nil
+}
+
+func (w *walker) startStage(deferred func(name string) bool) error {
 	if err := w.readMeta(); err != nil {
 		return err
 	}
 	w.seen = make([]uint64, (w.meta.hwm+63)/64)
 	w.mark(0, 1) // meta pages
-	if err := w.walkTree(w.meta.root, "", true); err != nil {
+	subs, err := w.walkTree(subtree{w.meta.root, ""}, true)
+	if err != nil {
 		return err
 	}
 	if err := w.checkFreelist(); err != nil {
 		return err
 	}
+	for _, s := range subs {
+		if deferred != nil && deferred(s.name) {
+			w.pending = append(w.pending, s)
+			continue
+		}
+		if _, err := w.walkTree(s, false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// finish walks the deferred buckets and checks that no page is lost: every page below
+// the high-water mark is reachable or free.
+func (w *walker) finish() error {
+	for _, s := range w.pending {
+		if _, err := w.walkTree(s, false); err != nil {
+			return err
+		}
+	}
+	w.pending = nil
 	for id := uint64(2); id < w.meta.hwm; id++ {
 		if w.seen[id/64]&(1<<(id%64)) == 0 {
 			return w.corrupt("page %d is neither reachable nor free", id)
@@ -115,6 +178,16 @@ func walkFile(path string) error {
 	}
 	return nil
 }
+
+// progress returns the share of the file's pages read so far (0..1).
+func (w *walker) progress() float64 {
+	if w.meta.hwm == 0 {
+		return 0
+	}
+	return min(1, float64(w.visited.Load())/float64(w.meta.hwm))
+}
+
+func (w *walker) close() error { return w.f.Close() }
 
 func (w *walker) readAt(n int, off int64) ([]byte, error) {
 	if cap(w.buf) < n {
@@ -212,153 +285,145 @@ func (w *walker) mark(first, last uint64) bool {
 	return true
 }
 
-// page reads the header of page id, checks it and marks the page and its overflow.
-// It returns the whole page (with overflow) when full is set, else the first page.
-func (w *walker) page(id uint64, full bool) (flags, count uint16, p []byte, err error) {
+// page reads page id — its first page, or all of it with overflow when full is set —
+// checks the header and marks the page and its overflow as reached.
+// name is the bucket (or "freelist") for the error.
+func (w *walker) page(name string, id uint64, full bool) (flags, count uint16, p []byte, err error) {
+	if w.stop() {
+		return 0, 0, nil, errWalkStopped
+	}
 	if id < 2 || id >= w.meta.hwm {
-		return 0, 0, nil, w.corrupt("page %d out of range [2, %d)", id, w.meta.hwm)
+		return 0, 0, nil, w.corrupt("%s: page %d out of range [2, %d)", where(name), id, w.meta.hwm)
 	}
 	ps := int64(w.pageSize)
-	b, err := w.readAt(pageHeaderSize, int64(id)*ps)
+	b, err := w.readAt(int(ps), int64(id)*ps)
 	if err != nil {
 		return 0, 0, nil, err
 	}
+	w.visited.Add(1)
 	pid, flags, count, overflow := ne.Uint64(b), ne.Uint16(b[8:]), ne.Uint16(b[10:]), uint64(ne.Uint32(b[12:]))
 	if pid != id {
-		return 0, 0, nil, w.corrupt("page %d identifies as page %d", id, pid)
+		return 0, 0, nil, w.corrupt("%s: page %d identifies as page %d", where(name), id, pid)
 	}
 	if id+overflow >= w.meta.hwm {
-		return 0, 0, nil, w.corrupt("page %d: overflow %d runs past the high-water mark %d", id, overflow, w.meta.hwm)
+		return 0, 0, nil, w.corrupt("%s: page %d: overflow %d runs past the high-water mark %d", where(name), id, overflow, w.meta.hwm)
 	}
 	if !w.mark(id, id+overflow) {
-		return 0, 0, nil, w.corrupt("page %d (or its overflow) is reached twice", id)
+		return 0, 0, nil, w.corrupt("%s: page %d (or its overflow) is reached twice", where(name), id)
 	}
-	n := ps
-	if full {
-		n = ps * int64(overflow+1)
+	if full && overflow > 0 {
+		if b, err = w.readAt(int(ps*int64(overflow+1)), int64(id)*ps); err != nil {
+			return 0, 0, nil, err
+		}
 	}
-	p, err = w.readAt(int(n), int64(id)*ps)
-	if err != nil {
-		return 0, 0, nil, err
-	}
-	return flags, count, p, nil
+	return flags, count, b, nil
 }
 
-// walkTree walks the B+tree rooted at page root. In the root bucket's tree (isRoot)
-// every leaf element must be a bucket; their trees are walked in turn. Data buckets
-// hold no nested buckets. Pages of data leaves are read only as far as their element
-// headers.
-func (w *walker) walkTree(root uint64, name string, isRoot bool) error {
-	type item struct {
-		id    uint64
-		depth int
+// where names a bucket for an error message ("" is the root bucket).
+func where(name string) string {
+	if name == "" {
+		return "root bucket"
 	}
-	stack := []item{{root, 0}}
-	var subs []uint64
-	var subNames []string
-	for len(stack) > 0 {
-		it := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		if it.depth > maxTreeDepth {
-			return w.corrupt("bucket %q: tree deeper than %d", name, maxTreeDepth)
+	if name == "freelist" {
+		return name
+	}
+	return fmt.Sprintf("bucket %q", name)
+}
+
+// pageLen returns the size in bytes of a page (header in p) with its overflow.
+func (w *walker) pageLen(p []byte) int {
+	return w.pageSize * (int(ne.Uint32(p[12:])) + 1)
+}
+
+// walkTree walks the B+tree of bucket s one level at a time, each level in page
+// order, so that a walk over a large file reads it front to back instead of jumping
+// around (on a cold disk cache that is several times faster). In the root bucket's
+// tree (isRoot) every leaf element must be a bucket; their trees are returned. Data
+// buckets hold no nested buckets. Pages of data leaves are read only as far as their
+// element headers.
+func (w *walker) walkTree(s subtree, isRoot bool) ([]subtree, error) {
+	name := s.name
+	var subs []subtree
+	level := []uint64{s.root}
+	for depth := 0; len(level) > 0; depth++ {
+		if depth > maxTreeDepth {
+			return nil, w.corrupt("bucket %q: tree deeper than %d", name, maxTreeDepth)
 		}
-		flags, count, p, err := w.page(it.id, isRoot)
-		if err != nil {
-			return err
-		}
-		switch flags {
-		case flagBranch:
-			if count == 0 {
-				return w.corrupt("bucket %q: empty branch page %d", name, it.id)
-			}
-			if p, err = w.pageBytes(it.id, -1); err != nil {
-				return err
-			}
-			if len(p) < pageHeaderSize+int(count)*elemSize {
-				return w.corrupt("bucket %q: branch page %d: %d elements do not fit", name, it.id, count)
-			}
-			var prev []byte
-			for i := range int(count) {
-				e := pageHeaderSize + i*elemSize
-				pos, ksize, child := int(ne.Uint32(p[e:])), int(ne.Uint32(p[e+4:])), ne.Uint64(p[e+8:])
-				if ksize == 0 || e+pos+ksize > len(p) || e+pos < pageHeaderSize+int(count)*elemSize {
-					return w.corrupt("bucket %q: branch page %d element %d out of bounds", name, it.id, i)
-				}
-				key := p[e+pos : e+pos+ksize]
-				if prev != nil && bytes.Compare(prev, key) >= 0 {
-					return w.corrupt("bucket %q: branch page %d keys out of order", name, it.id)
-				}
-				prev = key
-				stack = append(stack, item{child, it.depth + 1})
-			}
-		case flagLeaf:
-			hdrEnd := pageHeaderSize + int(count)*elemSize
-			total, err := w.pageLen(it.id)
+		slices.Sort(level)
+		var next []uint64
+		for _, id := range level {
+			flags, count, p, err := w.page(name, id, isRoot)
 			if err != nil {
-				return err
+				return nil, err
 			}
-			if hdrEnd > total {
-				return w.corrupt("bucket %q: leaf page %d: %d elements do not fit", name, it.id, count)
-			}
-			if len(p) < hdrEnd {
-				if p, err = w.pageBytes(it.id, hdrEnd); err != nil {
-					return err
+			switch flags {
+			case flagBranch:
+				if count == 0 {
+					return nil, w.corrupt("bucket %q: empty branch page %d", name, id)
 				}
-			}
-			for i := range int(count) {
-				e := pageHeaderSize + i*elemSize
-				ef, pos, ksize, vsize := ne.Uint32(p[e:]), int(ne.Uint32(p[e+4:])), int(ne.Uint32(p[e+8:])), int(ne.Uint32(p[e+12:]))
-				if ksize == 0 || e+pos < hdrEnd || e+pos+ksize+vsize > total {
-					return w.corrupt("bucket %q: leaf page %d element %d out of bounds", name, it.id, i)
-				}
-				if !isRoot {
-					if ef != 0 {
-						return w.corrupt("bucket %q: leaf page %d element %d has flags %#x", name, it.id, i, ef)
+				if len(p) < w.pageLen(p) {
+					if p, err = w.readAt(w.pageLen(p), int64(id)*int64(w.pageSize)); err != nil {
+						return nil, err
 					}
-					continue
 				}
-				if ef != bucketLeafFlag || vsize < bucketHdrSize {
-					return w.corrupt("top-level element %d on page %d is not a bucket", i, it.id)
+				if len(p) < pageHeaderSize+int(count)*elemSize {
+					return nil, w.corrupt("bucket %q: branch page %d: %d elements do not fit", name, id, count)
 				}
-				key, val := p[e+pos:e+pos+ksize], p[e+pos+ksize:e+pos+ksize+vsize]
-				bname := string(key)
-				if sub := ne.Uint64(val); sub != 0 {
-					subs, subNames = append(subs, sub), append(subNames, bname)
-				} else if err := w.checkInline(bname, val[bucketHdrSize:]); err != nil {
-					return err
+				var prev []byte
+				for i := range int(count) {
+					e := pageHeaderSize + i*elemSize
+					pos, ksize, child := int(ne.Uint32(p[e:])), int(ne.Uint32(p[e+4:])), ne.Uint64(p[e+8:])
+					if ksize == 0 || e+pos+ksize > len(p) || e+pos < pageHeaderSize+int(count)*elemSize {
+						return nil, w.corrupt("bucket %q: branch page %d element %d out of bounds", name, id, i)
+					}
+					key := p[e+pos : e+pos+ksize]
+					if prev != nil && bytes.Compare(prev, key) >= 0 {
+						return nil, w.corrupt("bucket %q: branch page %d keys out of order", name, id)
+					}
+					prev = key
+					next = append(next, child)
 				}
+			case flagLeaf:
+				hdrEnd := pageHeaderSize + int(count)*elemSize
+				total := w.pageLen(p)
+				if hdrEnd > total {
+					return nil, w.corrupt("bucket %q: leaf page %d: %d elements do not fit", name, id, count)
+				}
+				if len(p) < hdrEnd {
+					if p, err = w.readAt(hdrEnd, int64(id)*int64(w.pageSize)); err != nil {
+						return nil, err
+					}
+				}
+				for i := range int(count) {
+					e := pageHeaderSize + i*elemSize
+					ef, pos, ksize, vsize := ne.Uint32(p[e:]), int(ne.Uint32(p[e+4:])), int(ne.Uint32(p[e+8:])), int(ne.Uint32(p[e+12:]))
+					if ksize == 0 || e+pos < hdrEnd || e+pos+ksize+vsize > total {
+						return nil, w.corrupt("bucket %q: leaf page %d element %d out of bounds", name, id, i)
+					}
+					if !isRoot {
+						if ef != 0 {
+							return nil, w.corrupt("bucket %q: leaf page %d element %d has flags %#x", name, id, i, ef)
+						}
+						continue
+					}
+					if ef != bucketLeafFlag || vsize < bucketHdrSize {
+						return nil, w.corrupt("top-level element %d on page %d is not a bucket", i, id)
+					}
+					key, val := p[e+pos:e+pos+ksize], p[e+pos+ksize:e+pos+ksize+vsize]
+					bname := string(key)
+					if sub := ne.Uint64(val); sub != 0 {
+						subs = append(subs, subtree{sub, bname})
+					} else if err := w.checkInline(bname, val[bucketHdrSize:]); err != nil {
+						return nil, err
+					}
+				}
+			default:
+				return nil, w.corrupt("bucket %q: page %d has unexpected type %#x", name, id, flags)
 			}
-		default:
-			return w.corrupt("bucket %q: page %d has unexpected type %#x", name, it.id, flags)
 		}
+		level = next
 	}
-	for i, sub := range subs {
-		if err := w.walkTree(sub, subNames[i], false); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// pageLen returns the size in bytes of page id including its overflow pages.
-func (w *walker) pageLen(id uint64) (int, error) {
-	b, err := w.readAt(pageHeaderSize, int64(id)*int64(w.pageSize))
-	if err != nil {
-		return 0, err
-	}
-	return w.pageSize * (int(ne.Uint32(b[12:])) + 1), nil
-}
-
-// pageBytes reads the first n bytes of page id (n < 0: all of it, with overflow).
-func (w *walker) pageBytes(id uint64, n int) ([]byte, error) {
-	total, err := w.pageLen(id)
-	if err != nil {
-		return nil, err
-	}
-	if n < 0 || n > total {
-		n = total
-	}
-	return w.readAt(n, int64(id)*int64(w.pageSize))
+	return subs, nil
 }
 
 // checkInline checks an inline bucket: a leaf page stored in the bucket's value.
@@ -385,16 +450,12 @@ func (w *walker) checkInline(name string, p []byte) error {
 // no reachable page free.
 func (w *walker) checkFreelist() error {
 	id := w.meta.freelist
-	flags, count, _, err := w.page(id, false)
+	flags, count, p, err := w.page("freelist", id, true)
 	if err != nil {
 		return err
 	}
 	if flags != flagFreelist {
 		return w.corrupt("freelist page %d has type %#x", id, flags)
-	}
-	p, err := w.pageBytes(id, -1)
-	if err != nil {
-		return err
 	}
 	p = bytes.Clone(p)
 	start, n := pageHeaderSize, uint64(count)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime/debug"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -53,22 +54,102 @@ func callUser(fn func() error) error {
 //  2. walk the B+tree and the freelist with ReadAt (fsck.go): bounds, page types, no
 //     page reached twice, no cycles, depth limit;
 //  3. close and bbolt.Open read-write, which loads the (now checked) freelist.
-func openBolt(path string, timeout time.Duration) (*bolt.DB, error) {
+//
+// With background set, step 2 checks only the meta pages, the root tree, the freelist
+// and the meta and keyslots buckets — what opening and listing the users need — and
+// the returned structCheck walks the rest in a goroutine. The caller must keep every
+// other read and every write back until it is done (Vault.checked): the file is then
+// exactly the one the first stage saw. A 1.5 GB vault (100,000 cases) takes 0.4 s to
+// walk with a warm disk cache and 2–3 s with a cold one; this way the unlock screen
+// does not wait for it.
+func openBolt(path string, timeout time.Duration, background bool) (*bolt.DB, *structCheck, error) {
 	if timeout <= 0 {
 		timeout = defaultLockTimeout
 	}
 	ro, err := boltOpen(path, &bolt.Options{ReadOnly: true, Timeout: timeout})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	werr := guard(path, "structure check", func() error { return walkFile(path) })
+	var deferred func(string) bool
+	if background {
+		deferred = func(name string) bool { return name != string(bucketMeta) && name != string(bucketKeyslots) }
+	}
+	var w *walker
+	werr := guard(path, "structure check", func() error {
+		var err error
+		if w, err = startWalk(path, deferred); err != nil {
+			return err
+		}
+		if !background {
+			return w.finish()
+		}
+		return nil
+	})
 	if err := ro.Close(); err != nil && werr == nil {
 		werr = fmt.Errorf("close %s: %w", path, err)
 	}
 	if werr != nil {
-		return nil, werr
+		if w != nil {
+			w.close()
+		}
+		return nil, nil, werr
 	}
-	return boltOpen(path, &bolt.Options{Timeout: timeout})
+	db, err := boltOpen(path, &bolt.Options{Timeout: timeout})
+	if err != nil {
+		w.close()
+		return nil, nil, err
+	}
+	if !background {
+		w.close()
+		return db, nil, nil
+	}
+	// Between the read-only close and the read-write open another process could have
+	// written the file: then the first stage checked another state. Rare; say so.
+	var txid uint64
+	err = guard(path, "read", func() error {
+		return db.View(func(tx *bolt.Tx) error { txid = uint64(tx.ID()); return nil })
+	})
+	if err != nil || txid != w.meta.txid {
+		w.close()
+		_ = guard(path, "close", db.Close)
+		if err == nil {
+			err = fmt.Errorf("%w: %s was changed by another process while it was being opened", ErrAlreadyOpen, path)
+		}
+		return nil, nil, err
+	}
+	return db, startCheck(w), nil
+}
+
+// structCheck is the second stage of the structure check (openBolt), running in the
+// background.
+type structCheck struct {
+	w       *walker
+	done    chan struct{}
+	err     error // set before done is closed
+	stopped atomic.Bool
+}
+
+func startCheck(w *walker) *structCheck {
+	c := &structCheck{w: w, done: make(chan struct{})}
+	w.stop = c.stopped.Load
+	go func() {
+		defer close(c.done)
+		c.err = guard(w.path, "structure check", w.finish)
+		w.close()
+	}()
+	return c
+}
+
+// wait waits for the check and returns its result.
+func (c *structCheck) wait() error {
+	<-c.done
+	return c.err
+}
+
+// stop ends the check early (the vault is closing) and waits for it.
+func (c *structCheck) stop() {
+	c.stopped.Store(true)
+	<-c.done
 }
 
 // boltOpen is bbolt.Open behind guard, with bbolt's errors mapped to ours.

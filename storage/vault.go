@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -49,6 +50,13 @@ type Config struct {
 	LockTimeout time.Duration    // how long to wait for bbolt's file lock; 0 = 2s
 	KDF         crypto.KDFParams // Argon2id parameters for new slots; zero = default
 	Logger      *slog.Logger     // nil = discard
+
+	// BackgroundCheck lets Open return after checking only what the unlock screen
+	// needs (meta pages, freelist, header and key slots); the rest of the structure
+	// check runs in the background and every other operation waits for it (and fails
+	// with its *CorruptError if it finds damage). The app sets it so that a large
+	// vault's unlock screen shows at once; the CLI checks everything before it starts.
+	BackgroundCheck bool
 }
 
 // CreateOptions are the choices made when a vault is created (at enrollment).
@@ -98,6 +106,9 @@ type Vault struct {
 	repo repoState // case repository: forms, decoded case list (repo.go)
 
 	rb rollbackState // anti-rollback counter state for the bump at Lock (rollback.go); guarded by slotMu
+
+	check *structCheck // the structure check's second stage; nil when it ran at open
+	dirty atomic.Bool  // this process wrote the file: "dirty" is set in it until Close
 }
 
 // keys is the key material of an unlocked vault.
@@ -299,22 +310,56 @@ func Open(cfg Config) (*Vault, error) {
 	} else if err != nil {
 		return nil, fmt.Errorf("open vault: %w", err)
 	}
-	db, err := openBolt(path, cfg.LockTimeout)
+	db, check, err := openBolt(path, cfg.LockTimeout, cfg.BackgroundCheck)
 	if err != nil {
 		return nil, err
 	}
-	v := &Vault{cfg: cfg, path: path, log: cfg.logger(), db: db}
+	v := &Vault{cfg: cfg, path: path, log: cfg.logger(), db: db, check: check}
 	if err := v.init(); err != nil {
+		if check != nil {
+			check.stop()
+		}
 		_ = guard(path, "close", db.Close)
 		return nil, err
+	}
+	if check != nil {
+		go func() {
+			if err := check.wait(); err != nil && !errors.Is(err, errWalkStopped) {
+				v.log.Error("structure check failed", "path", path, "err", err)
+			}
+		}()
 	}
 	return v, nil
 }
 
-// init reads the header, checks after an unclean shutdown and marks the file open.
+// checked waits for the structure check's second stage (Config.BackgroundCheck) and
+// returns its error: every access beyond the header and key slots goes through it.
+func (v *Vault) checked() error {
+	if v.check == nil {
+		return nil
+	}
+	return v.check.wait()
+}
+
+// CheckProgress reports how far the structure check has got (Config.BackgroundCheck):
+// the share of the file's pages walked, and whether it is done.
+func (v *Vault) CheckProgress() (share float64, done bool) {
+	if v.check == nil {
+		return 1, true
+	}
+	select {
+	case <-v.check.done:
+		return 1, true
+	default:
+		return v.check.w.progress(), false
+	}
+}
+
+// init reads the header and checks the file after an unclean shutdown. The file is
+// marked dirty by the first write (update), not here: opening alone changes nothing.
 func (v *Vault) init() error {
 	var dirty bool
-	err := v.view(func(btx *bolt.Tx) error {
+	err := v.viewEarly(func(btx *bolt.Tx) error {
 		meta := btx.Bucket(bucketMeta)
 		if meta == nil || btx.Bucket(bucketKeyslots) == nil {
 			return &CorruptError{Path: v.path, Reason: "meta or keyslots bucket missing"}
@@ -338,6 +383,10 @@ func (v *Vault) init() error {
 		return err
 	}
 	if dirty {
+		// bbolt's check reads every page: the structure check must have passed first.
+		if err := v.checked(); err != nil {
+			return err
+		}
 		v.log.Warn("vault was not closed cleanly; running consistency check", "path", v.path)
 		if err := boltCheck(v.path, v.db); err != nil {
 			v.log.Error("consistency check failed", "path", v.path, "err", err)
@@ -345,18 +394,43 @@ func (v *Vault) init() error {
 		}
 		v.log.Info("consistency check passed", "path", v.path)
 	}
-	return v.update(func(btx *bolt.Tx) error {
-		return btx.Bucket(bucketMeta).Put(metaDirty, []byte{1})
-	})
+	return nil
 }
 
-// view and update run bbolt transactions behind guard.
+// view and update run bbolt transactions behind guard, once the structure check has
+// passed. The first write of a process marks the file dirty in the same transaction;
+// Close marks it clean again.
 func (v *Vault) view(fn func(*bolt.Tx) error) error {
+	if err := v.checked(); err != nil {
+		return err
+	}
 	return guard(v.path, "read", func() error { return v.db.View(fn) })
 }
 
 func (v *Vault) update(fn func(*bolt.Tx) error) error {
-	return guard(v.path, "write", func() error { return v.db.Update(fn) })
+	if err := v.checked(); err != nil {
+		return err
+	}
+	err := guard(v.path, "write", func() error {
+		return v.db.Update(func(btx *bolt.Tx) error {
+			if !v.dirty.Load() {
+				if err := btx.Bucket(bucketMeta).Put(metaDirty, []byte{1}); err != nil {
+					return err
+				}
+			}
+			return fn(btx)
+		})
+	})
+	if err == nil {
+		v.dirty.Store(true)
+	}
+	return err
+}
+
+// viewEarly reads the meta and keyslots buckets without waiting for the structure
+// check (its first stage covered them). Only the header and slot list may be read.
+func (v *Vault) viewEarly(fn func(*bolt.Tx) error) error {
+	return guard(v.path, "read", func() error { return v.db.View(fn) })
 }
 
 // install makes k the vault's key material (the vault is then unlocked as user).
@@ -455,9 +529,17 @@ func (v *Vault) Close() error {
 	}
 	v.closed = true
 	v.mu.Unlock()
-	err := v.update(func(btx *bolt.Tx) error {
-		return btx.Bucket(bucketMeta).Put(metaDirty, []byte{0})
-	})
+	if v.check != nil {
+		v.check.stop()
+	}
+	var err error
+	if v.dirty.Load() { // written since Open (so the check had passed): mark clean
+		err = guard(v.path, "write", func() error {
+			return v.db.Update(func(btx *bolt.Tx) error {
+				return btx.Bucket(bucketMeta).Put(metaDirty, []byte{0})
+			})
+		})
+	}
 	if cerr := guard(v.path, "close", v.db.Close); err == nil {
 		err = cerr
 	}
@@ -522,7 +604,7 @@ func (v *Vault) Status() Status {
 	if closed {
 		return st
 	}
-	_ = v.view(func(btx *bolt.Tx) error {
+	_ = v.viewEarly(func(btx *bolt.Tx) error {
 		st.PendingOps = clearCount(btx, "outbox")
 		st.Conflicts = clearCount(btx, "conflicts") + clearCount(btx, "rejections")
 		return forEachSlot(btx, func(s *slot, failures int) {
@@ -541,7 +623,7 @@ func (v *Vault) Status() Status {
 // Users returns the names of the users with a key slot, sorted.
 func (v *Vault) Users() []string {
 	var users []string
-	_ = v.view(func(btx *bolt.Tx) error {
+	_ = v.viewEarly(func(btx *bolt.Tx) error {
 		return forEachSlot(btx, func(s *slot, _ int) {
 			if s.Type != slotRecovery {
 				users = append(users, s.Name)

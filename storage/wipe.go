@@ -121,6 +121,9 @@ func (v *Vault) Wipe() (WipeReport, error) {
 	}
 	v.closed = true
 	v.mu.Unlock()
+	if v.check != nil {
+		v.check.stop()
+	}
 	if err := guard(v.path, "close", v.db.Close); err != nil {
 		return WipeReport{Path: v.path}, fmt.Errorf("wipe: close %s: %w", v.path, err)
 	}

@@ -15,7 +15,7 @@
 //
 // Usage (from the repository root; `make measure`):
 //
-//	go run ./scripts/measure [-runs 5] [-cases 1000,100000] [-bin PATH] [-data DIR]
+//	go run ./scripts/measure [-runs 5] [-cases 1000,100000] [-bin PATH] [-data DIR] [-cold] [-pin-after 300ms]
 //
 // Needs Linux, Xvfb, xdotool, gcc and the X11 headers (the same as the app's build).
 // The stores are built once with `fieldoffice init` and `fieldoffice demo-data` and
@@ -35,6 +35,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // The measurement vault's user and PIN (a throwaway store with demo data only).
@@ -49,7 +51,10 @@ func main() {
 	bin := flag.String("bin", "", "the fieldoffice binary (default: go build into a temporary directory)")
 	dataDir := flag.String("data", ".make/measure", "where the stores are kept between runs")
 	steps := flag.Int("scroll", 120, "mouse-wheel steps per scroll measurement")
+	cold := flag.Bool("cold", false, "drop the vault file from the page cache before each run (as after a reboot)")
+	flag.DurationVar(&pinAfter, "pin-after", 300*time.Millisecond, "when to start typing the PIN, counted from the unlock screen (a person needs 2 s or more)")
 	flag.Parse()
+	coldCache = *cold
 	if err := run(*runs, *casesFlag, *bin, *dataDir, *steps); err != nil {
 		fmt.Fprintln(os.Stderr, "measure:", err)
 		os.Exit(1)
@@ -103,6 +108,11 @@ func run(runs int, casesFlag, bin, dataDir string, steps int) error {
 		results[n] = s
 		for i := range runs {
 			fmt.Fprintf(os.Stderr, "measure: %d cases, run %d of %d …\n", n, i+1, runs)
+			if coldCache {
+				if err := dropCache(filepath.Join(dir, "vault.db")); err != nil {
+					return err
+				}
+			}
 			r, err := measureOnce(bin, dir, filepath.Join(tmp, "home"), x.display, n, steps)
 			if err != nil {
 				return fmt.Errorf("%d cases, run %d: %w", n, i+1, err)
@@ -176,6 +186,7 @@ func measureOnce(bin, dir, home, display string, n, steps int) (result, error) {
 	if r.rssUnlock, _, err = memory(a.cmd.Process.Pid); err != nil {
 		return r, err
 	}
+	time.Sleep(time.Until(shown.at.Add(pinAfter)))
 	win, err := a.window()
 	if err != nil {
 		return r, err
@@ -262,7 +273,11 @@ func printTable(w *os.File, sizes []int, res map[int]*series, runs, steps int) {
 			return fmt.Sprintf("%.2f ms", s.median(func(r result) float64 { return r.scrollMS }))
 		}},
 	}
-	fmt.Fprintf(w, "\nFieldOffice GUI measurements — median of %d runs; Xvfb 1280x800, software GL; %d wheel steps per scroll test\n", runs, steps)
+	cache := "warm disk cache"
+	if coldCache {
+		cache = "cold disk cache (vault file dropped from the page cache before each run)"
+	}
+	fmt.Fprintf(w, "\nFieldOffice GUI measurements — median of %d runs; Xvfb 1280x800, software GL; %d wheel steps per scroll test; %s; PIN typed %v after the unlock screen\n", runs, steps, cache, pinAfter)
 	fmt.Fprintf(w, "machine: %d CPUs, load average %s (a loaded machine inflates every figure)\n\n", runtime.NumCPU(), loadAverage())
 	fmt.Fprintf(w, "%-34s", "")
 	for _, n := range sizes {
@@ -296,6 +311,30 @@ func loadAverage() string {
 		return strings.Join(f[:3], " ")
 	}
 	return "unknown"
+}
+
+// coldCache and pinAfter are the -cold and -pin-after flags.
+var (
+	coldCache bool
+	pinAfter  time.Duration
+)
+
+// dropCache writes the file's dirty pages and drops all of its pages from the page
+// cache (posix_fadvise DONTNEED), so that the next start reads it from disk as after
+// a reboot. The binary and the libraries stay cached.
+func dropCache(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if err := unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED); err != nil {
+		return fmt.Errorf("drop %s from the page cache: %w", path, err)
+	}
+	return nil
 }
 
 // memory reads VmRSS and VmHWM of pid in bytes.
