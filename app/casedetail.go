@@ -502,21 +502,12 @@ func (d *caseDetail) updateFiles() {
 	d.files.Refresh()
 }
 
-// loadHistory reads the audit trail off the UI goroutine and shows the case's entries.
+// loadHistory reads the case's newest audit entries (through the vault's per-case
+// index) off the UI goroutine and shows them.
 func (d *caseDetail) loadHistory() {
 	u, id, sess := d.u, d.id, d.u.sess
 	detailDo(d, func() ([]storage.AuditEntry, error) {
-		all, err := u.vlt.AuditEntries()
-		if err != nil {
-			return nil, err
-		}
-		var mine []storage.AuditEntry
-		for i := len(all) - 1; i >= 0 && len(mine) < historyLimit; i-- {
-			if all[i].CaseID == id {
-				mine = append(mine, all[i])
-			}
-		}
-		return mine, nil
+		return u.vlt.CaseAudit(id, historyLimit)
 	}, func(entries []storage.AuditEntry, err error) {
 		if u.detail != d || u.sess != sess || d.history == nil {
 			return

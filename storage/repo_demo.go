@@ -161,14 +161,15 @@ func (v *Vault) writeDemoBatch(k *keys, batch []*cases.Case, now time.Time) erro
 			return err
 		}
 		defer a.zero()
-		ak, av := make([][]byte, n), make([][]byte, n)
+		ak, av, ac := make([][]byte, n), make([][]byte, n), make([]string, n)
 		for i, c := range batch {
+			ac[i] = c.ID
 			e := AuditEntry{Time: now, User: k.user, Op: AuditDemo, CaseID: c.ID, Fields: enc[i].fields}
 			if ak[i], av[i], err = a.next(&e); err != nil {
 				return err
 			}
 		}
-		if err := tx.writeAuditBatch(a, ak, av); err != nil {
+		if err := tx.writeAuditBatch(a, ak, av, ac); err != nil {
 			return err
 		}
 		txid = tx.btx.ID()
