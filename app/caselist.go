@@ -113,13 +113,13 @@ type caseList struct {
 	names   listNames        // service titles and state labels, per language
 
 	filter   listFilter
-	search   string          // the search box's text
-	rows     []cases.Summary // what the list shows, in order
-	loaded   bool            // rows hold a load's result
-	rowsFor  string          // the search text rows answer ("" = the filtered list)
-	loadErr  error           // the last load failed
-	gen      uint64          // generation of the newest load; older results are dropped
-	shownGen uint64          // generation of the load the rows come from
+	search   string           // the search box's text
+	rows     []*cases.Summary // what the list shows, in order; shared with the vault: read only
+	loaded   bool             // rows hold a load's result
+	rowsFor  string           // the search text rows answer ("" = the filtered list)
+	loadErr  error            // the last load failed
+	gen      uint64           // generation of the newest load; older results are dropped
+	shownGen uint64           // generation of the load the rows come from
 	debounce *time.Timer
 	todayISO string // for the overdue mark, set at each load
 	services []string
@@ -526,8 +526,8 @@ func (l *caseList) resetFilters() {
 
 // listLoad is what a load brings back to the UI goroutine.
 type listLoad struct {
-	rows     []cases.Summary
-	services []string // every service of the forms and of the cases loaded
+	rows     []*cases.Summary // shared with the vault (storage.Vault.CaseRefs): read only
+	services []string         // every service of the forms and of the cases loaded
 }
 
 // load reads the list for the current filter and search text off the UI goroutine.
@@ -580,12 +580,9 @@ func loadCaseList(v *storage.Vault, forms *listForms, q storage.CaseQuery, text 
 	var r listLoad
 	var err error
 	if text == "" {
-		r.rows, err = v.Cases(q)
+		r.rows, err = v.CaseRefs(q)
 	} else {
-		var hits []cases.Summary
-		hits, err = v.Search(text, 0)
-		r.rows = slices.DeleteFunc(hits, func(s cases.Summary) bool { return !q.Match(s) })
-		storage.SortSummaries(r.rows, q)
+		r.rows, err = v.SearchRefs(text, q)
 	}
 	if err != nil {
 		return listLoad{}, err
@@ -803,7 +800,7 @@ func (l *caseList) updateRow(i widget.ListItemID, o fyne.CanvasObject) {
 		r.show(nil, rowTexts{})
 		return
 	}
-	s := &l.rows[i]
+	s := l.rows[i]
 	n := l.namesNow()
 	r.show(s, rowTexts{
 		service:  l.title(s.Service),

@@ -98,7 +98,11 @@ func (l *caseList) pending() bool { return l.gen != l.shownGen }
 // listRows returns a copy of the rows shown.
 func listRows(u *UI) []cases.Summary {
 	var rows []cases.Summary
-	uiWait(func() { rows = slices.Clone(u.list.rows) })
+	uiWait(func() {
+		for _, s := range u.list.rows {
+			rows = append(rows, *s)
+		}
+	})
 	return rows
 }
 
@@ -532,7 +536,10 @@ func listFixture(t *testing.T, rows []cases.Summary, size fyne.Size) (*caseList,
 	l.clock = func() time.Time { return time.Date(2026, 3, 11, 10, 0, 0, 0, time.Local) }
 	l.todayISO = "2026-03-11"
 	l.services, _ = assets.Schemas{}.Services()
-	l.rows, l.loaded = rows, true
+	for i := range rows {
+		l.rows = append(l.rows, &rows[i])
+	}
+	l.loaded = true
 	u.list = l
 	w := test.NewTempWindow(t, nil)
 	w.Resize(size)

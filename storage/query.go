@@ -31,10 +31,63 @@ type CaseQuery struct {
 // listCache holds the decoded summaries of one unlocked session as of bbolt
 // transaction txid. The repository's own writes update it after they commit; any
 // other write (a later txid it did not see) makes the next read load it again.
+//
+// The summaries are shared: CaseRefs and SearchRefs hand out pointers to them, so a
+// Summary in the cache is never changed once it is there. An update puts a pointer to
+// a new copy in its place; holders of the old one keep what they had.
 type listCache struct {
 	k    *keys
 	txid int
-	byID map[string]cases.Summary
+	all  []*cases.Summary // ordered by ID
+}
+
+// find returns the position of id in c.all and whether it is there.
+func (c *listCache) find(id string) (int, bool) { return findID(c.all, id) }
+
+// findID returns where id is or belongs in list, which is ordered by ID.
+func findID(list []*cases.Summary, id string) (int, bool) {
+	return slices.BinarySearchFunc(list, id, func(s *cases.Summary, id string) int { return strings.Compare(s.ID, id) })
+}
+
+// put replaces or adds copies of sums (for an ID given twice, the last counts).
+func (c *listCache) put(sums []cases.Summary) {
+	fresh := slices.Clone(sums) // one allocation for the batch
+	var added []*cases.Summary
+	for i := range fresh {
+		s := &fresh[i]
+		if j, ok := c.find(s.ID); ok {
+			c.all[j] = s
+		} else {
+			added = append(added, s)
+		}
+	}
+	if len(added) == 0 {
+		return
+	}
+	slices.SortStableFunc(added, func(a, b *cases.Summary) int { return strings.Compare(a.ID, b.ID) })
+	n := 0
+	for i, s := range added {
+		if i+1 < len(added) && added[i+1].ID == s.ID {
+			continue // a later copy of the same new case follows
+		}
+		added[n] = s
+		n++
+	}
+	added = added[:n]
+	if len(added) == 1 {
+		j, _ := c.find(added[0].ID)
+		c.all = slices.Insert(c.all, j, added[0])
+		return
+	}
+	// Many new cases (a batch, a sync): merge both ordered lists in one pass.
+	merged := make([]*cases.Summary, 0, len(c.all)+len(added))
+	rest := c.all
+	for _, s := range added {
+		j, _ := findID(rest, s.ID)
+		merged = append(append(merged, rest[:j]...), s)
+		rest = rest[j:]
+	}
+	c.all = append(merged, rest...)
 }
 
 // committed records summaries written by transaction txid.
@@ -48,32 +101,33 @@ func (r *repoState) committed(k *keys, txid int, sums []cases.Summary) {
 		r.list = nil
 		return
 	}
-	for _, s := range sums {
-		r.list.byID[s.ID] = s
-	}
+	r.list.put(sums)
 	r.list.txid = txid
 }
 
-// withSummaries calls fn with all summaries as of tx (read-only map; fn must not keep it).
-func (v *Vault) withSummaries(tx *Tx, fn func(map[string]cases.Summary)) error {
+// withSummaries calls fn with all summaries as of tx, ordered by ID. fn must not keep
+// the slice, and must not change the summaries: they are shared (see listCache); it
+// may keep pointers to them.
+func (v *Vault) withSummaries(tx *Tx, fn func(all []*cases.Summary)) error {
 	r := &v.repo
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	txid := tx.btx.ID()
 	if r.list == nil || r.list.k != tx.k || r.list.txid != txid {
-		m, err := tx.loadSummaries()
+		all, err := tx.loadSummaries()
 		if err != nil {
 			return err
 		}
-		r.list = &listCache{k: tx.k, txid: txid, byID: m}
+		r.list = &listCache{k: tx.k, txid: txid, all: all}
 	}
-	fn(r.list.byID)
+	fn(r.list.all)
 	return nil
 }
 
 // loadSummaries reads and decodes the summaries bucket, opening and decoding on all
-// cores.
-func (tx *Tx) loadSummaries() (map[string]cases.Summary, error) {
+// cores. The summaries come ordered by ID (the bucket's key order) and are allocated
+// together, their strings with few allocations (summaryDecoder).
+func (tx *Tx) loadSummaries() ([]*cases.Summary, error) {
 	want, err := tx.count(bucketSummaries)
 	if err != nil {
 		return nil, err
@@ -105,6 +159,7 @@ func (tx *Tx) loadSummaries() (map[string]cases.Summary, error) {
 	for w := range workers {
 		lo, hi := w*chunk, min((w+1)*chunk, len(raw))
 		wg.Go(func() {
+			d := newSummaryDecoder()
 			errs[w] = guard(tx.path(), "read", func() error {
 				for i := lo; i < hi; i++ {
 					e := &raw[i]
@@ -112,7 +167,7 @@ func (tx *Tx) loadSummaries() (map[string]cases.Summary, error) {
 					if err != nil {
 						return &TamperError{Bucket: string(bucketSummaries), Key: string(e.k)}
 					}
-					if err := decodeSummary(pt, &sums[i]); err != nil || sums[i].ID != string(e.k) {
+					if err := d.decode(pt, &sums[i]); err != nil || sums[i].ID != string(e.k) {
 						return &TamperError{Bucket: string(bucketSummaries), Key: string(e.k)}
 					}
 				}
@@ -126,21 +181,36 @@ func (tx *Tx) loadSummaries() (map[string]cases.Summary, error) {
 			return nil, err
 		}
 	}
-	m := make(map[string]cases.Summary, len(sums))
-	for _, s := range sums {
-		m[s.ID] = s
+	all := make([]*cases.Summary, len(sums))
+	for i := range sums {
+		all[i] = &sums[i]
 	}
-	return m, nil
+	return all, nil
 }
 
 // Cases returns the case list: summaries matching q, sorted, one page. It never
 // decodes whole cases; after the first call the summaries stay decoded in memory
-// until Lock.
+// until Lock. The summaries are the caller's; CaseRefs gives the same list without
+// copying them.
 func (v *Vault) Cases(q CaseQuery) ([]cases.Summary, error) {
-	var list []cases.Summary
+	refs, err := v.CaseRefs(q)
+	if err != nil {
+		return nil, err
+	}
+	return derefSummaries(refs), nil
+}
+
+// CaseRefs is Cases without copies: the summaries are shared with the vault's list and
+// with every other caller (the case list holds 100,000 of them only once). They are
+// read-only: a caller must not change them (copy one to change it). The vault never
+// changes them either; a later change of a case shows as a new Summary in a later
+// call. Keeping one Summary keeps the whole list it was decoded with in memory, so
+// what is kept for long should be a copy.
+func (v *Vault) CaseRefs(q CaseQuery) ([]*cases.Summary, error) {
+	var list []*cases.Summary
 	err := v.View(func(tx *Tx) error {
-		return v.withSummaries(tx, func(all map[string]cases.Summary) {
-			list = make([]cases.Summary, 0, len(all)/4)
+		return v.withSummaries(tx, func(all []*cases.Summary) {
+			list = make([]*cases.Summary, 0, len(all))
 			for _, s := range all {
 				if q.match(s) {
 					list = append(list, s)
@@ -151,20 +221,33 @@ func (v *Vault) Cases(q CaseQuery) ([]cases.Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	sortSummaries(list, q.Sort, q.Desc)
-	if q.Offset > 0 {
-		if q.Offset >= len(list) {
-			return []cases.Summary{}, nil
-		}
-		list = list[q.Offset:]
-	}
-	if q.Limit > 0 && len(list) > q.Limit {
-		list = slices.Clone(list[:q.Limit])
-	}
-	return list, nil
+	return pageRefs(list, q), nil
 }
 
-func (q *CaseQuery) match(s cases.Summary) bool {
+// pageRefs sorts list for q and returns q's page of it: list itself when that is the
+// page, else a copy of the page (not keeping all of list's array).
+func pageRefs(list []*cases.Summary, q CaseQuery) []*cases.Summary {
+	sortRefs(list, q.Sort, q.Desc)
+	page := list[min(max(q.Offset, 0), len(list)):]
+	if q.Limit > 0 && len(page) > q.Limit {
+		page = page[:q.Limit]
+	}
+	if len(page) < cap(list) {
+		page = slices.Clone(page)
+	}
+	return page
+}
+
+// derefSummaries copies the summaries refs points to.
+func derefSummaries(refs []*cases.Summary) []cases.Summary {
+	out := make([]cases.Summary, len(refs))
+	for i, s := range refs {
+		out[i] = *s
+	}
+	return out
+}
+
+func (q *CaseQuery) match(s *cases.Summary) bool {
 	switch {
 	case q.Status != "" && s.Status != q.Status,
 		q.Service != "" && s.Service != q.Service,
@@ -176,16 +259,22 @@ func (q *CaseQuery) match(s cases.Summary) bool {
 	return true
 }
 
-func sortSummaries(list []cases.Summary, by string, desc bool) {
+// sortRefs orders list by "updated" (also for an unknown by), "due", "aktenzeichen",
+// "applicant" or "status", then by ID.
+func sortRefs(list []*cases.Summary, by string, desc bool) {
 	dir := 1
 	if desc {
 		dir = -1
 	}
-	var key func(s *cases.Summary) string
+	byKey := func(key func(s *cases.Summary) string) {
+		slices.SortFunc(list, func(a, b *cases.Summary) int {
+			return dir * cmp.Or(strings.Compare(key(a), key(b)), strings.Compare(a.ID, b.ID))
+		})
+	}
 	switch by {
 	case "due":
 		// Empty due dates last in both directions.
-		slices.SortFunc(list, func(a, b cases.Summary) int {
+		slices.SortFunc(list, func(a, b *cases.Summary) int {
 			switch {
 			case a.DueDate == "" && b.DueDate != "":
 				return 1
@@ -194,26 +283,31 @@ func sortSummaries(list []cases.Summary, by string, desc bool) {
 			}
 			return dir * cmp.Or(strings.Compare(a.DueDate, b.DueDate), strings.Compare(a.ID, b.ID))
 		})
-		return
 	case "aktenzeichen":
-		key = func(s *cases.Summary) string { return s.Aktenzeichen }
+		byKey(func(s *cases.Summary) string { return s.Aktenzeichen })
 	case "status":
-		key = func(s *cases.Summary) string { return s.Status }
+		byKey(func(s *cases.Summary) string { return s.Status })
 	case "applicant":
-		keys := make(map[string]string, len(list))
-		for i := range list {
-			keys[list[i].ID] = strings.Join(searchWords(list[i].Applicant), " ")
+		keys := make(map[*cases.Summary]string, len(list))
+		for _, s := range list {
+			keys[s] = FoldName(s.Applicant)
 		}
-		key = func(s *cases.Summary) string { return keys[s.ID] }
+		byKey(func(s *cases.Summary) string { return keys[s] })
 	default: // "updated"
-		slices.SortFunc(list, func(a, b cases.Summary) int {
+		slices.SortFunc(list, func(a, b *cases.Summary) int {
 			return dir * cmp.Or(a.Updated.Compare(b.Updated), strings.Compare(a.ID, b.ID))
 		})
-		return
 	}
-	slices.SortFunc(list, func(a, b cases.Summary) int {
-		return dir * cmp.Or(strings.Compare(key(&a), key(&b)), strings.Compare(a.ID, b.ID))
-	})
+}
+
+// sortSummaries is sortRefs for a list of values.
+func sortSummaries(list []cases.Summary, by string, desc bool) {
+	refs := make([]*cases.Summary, len(list))
+	for i := range list {
+		refs[i] = &list[i]
+	}
+	sortRefs(refs, by, desc)
+	copy(list, derefSummaries(refs))
 }
 
 // Search finds cases whose applicant name, Aktenzeichen, address or searchable form
@@ -222,37 +316,58 @@ func sortSummaries(list []cases.Summary, by string, desc bool) {
 // answers from the blind index without decrypting cases and returns at most limit
 // summaries (0 = all), newest case first.
 func (v *Vault) Search(text string, limit int) ([]cases.Summary, error) {
+	refs, err := v.searchRefs(text, limit)
+	if err != nil {
+		return nil, err
+	}
+	return derefSummaries(refs), nil
+}
+
+// SearchRefs returns the cases Search finds for text that pass q's filters, sorted and
+// paged by q like CaseRefs, and shared read-only like CaseRefs' summaries.
+func (v *Vault) SearchRefs(text string, q CaseQuery) ([]*cases.Summary, error) {
+	hits, err := v.searchRefs(text, 0)
+	if err != nil {
+		return nil, err
+	}
+	hits = slices.DeleteFunc(hits, func(s *cases.Summary) bool { return !q.match(s) })
+	return pageRefs(hits, q), nil
+}
+
+// searchRefs is Search with summaries shared as CaseRefs shares them: those of the
+// decoded list when it is current, else decoded from the bucket for this call.
+func (v *Vault) searchRefs(text string, limit int) ([]*cases.Summary, error) {
 	words := searchWords(text)
 	slices.Sort(words)
 	words = slices.Compact(words)
 	if len(words) == 0 {
-		return []cases.Summary{}, nil
+		return []*cases.Summary{}, nil
 	}
-	var out []cases.Summary
+	var out []*cases.Summary
 	err := v.View(func(tx *Tx) error {
 		ids, err := tx.searchIndex(words, limit)
 		if err != nil || len(ids) == 0 {
 			return err
 		}
-		out = make([]cases.Summary, 0, len(ids))
+		out = make([]*cases.Summary, 0, len(ids))
 		// Summaries from the decoded list when it is current, else from the bucket.
 		r := &v.repo
 		r.mu.Lock()
-		var cached map[string]cases.Summary
-		if r.list != nil && r.list.k == tx.k && r.list.txid == tx.btx.ID() {
-			cached = r.list.byID
-		}
-		for _, id := range ids {
-			if s, ok := cached[id]; ok {
-				out = append(out, s)
+		cached := r.list != nil && r.list.k == tx.k && r.list.txid == tx.btx.ID()
+		if cached {
+			for _, id := range ids {
+				if j, ok := r.list.find(id); ok {
+					out = append(out, r.list.all[j])
+				}
 			}
 		}
 		r.mu.Unlock()
-		if cached != nil && len(out) == len(ids) {
+		if cached && len(out) == len(ids) {
 			return nil
 		}
 		out = out[:0]
-		for _, id := range ids {
+		sums := make([]cases.Summary, len(ids))
+		for i, id := range ids {
 			b, err := tx.Get(bucketSummaries, []byte(id))
 			if err != nil {
 				return err
@@ -260,8 +375,8 @@ func (v *Vault) Search(text string, limit int) ([]cases.Summary, error) {
 			if b == nil {
 				continue // index entry of a case without summary: not shown
 			}
-			var s cases.Summary
-			if err := decodeSummary(b, &s); err != nil || s.ID != id {
+			s := &sums[i]
+			if err := decodeSummary(b, s); err != nil || s.ID != id {
 				return &TamperError{Bucket: string(bucketSummaries), Key: id}
 			}
 			out = append(out, s)
@@ -272,7 +387,7 @@ func (v *Vault) Search(text string, limit int) ([]cases.Summary, error) {
 		return nil, err
 	}
 	if out == nil {
-		out = []cases.Summary{}
+		out = []*cases.Summary{}
 	}
 	return out, nil
 }
@@ -383,7 +498,7 @@ func (tx *Tx) searchIndex(terms []string, limit int) ([]string, error) {
 
 // Match reports whether s passes q's filters, as Cases applies them (for callers that
 // filter other lists of summaries, such as search hits).
-func (q CaseQuery) Match(s cases.Summary) bool { return q.match(s) }
+func (q CaseQuery) Match(s cases.Summary) bool { return q.match(&s) }
 
 // SortSummaries orders list as Cases does for q's Sort and Desc.
 func SortSummaries(list []cases.Summary, q CaseQuery) { sortSummaries(list, q.Sort, q.Desc) }

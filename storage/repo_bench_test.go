@@ -265,7 +265,7 @@ func plainCases(b *testing.B, db *bolt.DB, q CaseQuery) []cases.Summary {
 			if err := decodeSummary(val, &s); err != nil {
 				return err
 			}
-			if q.match(s) {
+			if q.match(&s) {
 				list = append(list, s)
 			}
 			return nil

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"strings"
 	"time"
 
 	"fieldoffice/cases"
@@ -40,30 +41,100 @@ func encodeSummary(s cases.Summary) []byte {
 	return append(b, byte(s.Flags))
 }
 
+// decodeSummary decodes b into s.
 func decodeSummary(b []byte, s *cases.Summary) error {
+	var d summaryDecoder
+	return d.decode(b, s)
+}
+
+// summaryDecoder decodes many summaries with few allocations, for the case list that
+// keeps 100,000 of them: Service, Status, Assignee and DueDate, which take few
+// distinct values, are interned (one string per value and decoder), and ID,
+// Aktenzeichen and Applicant, which differ from case to case, of many summaries are
+// parts of one string of about blockSize bytes. The zero value does neither (for
+// summaries decoded one at a time). A decoder is for one goroutine.
+type summaryDecoder struct {
+	interned map[string]string
+	block    *strings.Builder // nil: no blocks
+}
+
+// maxInterned bounds what a decoder interns: a field that takes more values than that
+// is not worth it.
+const maxInterned = 4096
+
+// blockSize is the size of the strings that hold ID, Aktenzeichen and Applicant of
+// many summaries.
+const blockSize = 32 << 10
+
+func newSummaryDecoder() *summaryDecoder {
+	return &summaryDecoder{interned: make(map[string]string), block: new(strings.Builder)}
+}
+
+// own returns b as a string, a part of the current block. What String returned stays
+// as it was: a Builder only appends, and when the block is full, the next is a new
+// Builder (the strings cut from a block keep all of it in memory).
+func (d *summaryDecoder) own(b []byte) string {
+	if d.block == nil {
+		return string(b)
+	}
+	if d.block.Cap()-d.block.Len() < len(b) {
+		d.block = new(strings.Builder)
+		d.block.Grow(max(blockSize, len(b)))
+	}
+	d.block.Write(b)
+	s := d.block.String()
+	return s[len(s)-len(b):]
+}
+
+// intern returns b as a string, the same string for the same value.
+func (d *summaryDecoder) intern(b []byte) string {
+	if d.interned == nil {
+		return string(b)
+	}
+	if s, ok := d.interned[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if len(d.interned) < maxInterned {
+		d.interned[s] = s
+	}
+	return s
+}
+
+// decode decodes b into s.
+func (d *summaryDecoder) decode(b []byte, s *cases.Summary) error {
 	if len(b) > 0 && b[0] == '{' {
 		return json.Unmarshal(b, s)
 	}
 	if len(b) == 0 || b[0] != summaryCodec {
 		return errSummary
 	}
-	b = b[1:]
-	for _, f := range []*string{&s.ID, &s.Aktenzeichen, &s.Applicant, &s.Service, &s.Status, &s.Assignee, &s.DueDate} {
-		n, k := binary.Uvarint(b)
-		if k <= 0 || n > uint64(len(b)-k) {
+	// Where the seven strings are in b.
+	var at [7]struct{ lo, hi int }
+	p := 1
+	for i := range at {
+		n, k := binary.Uvarint(b[p:])
+		if k <= 0 || n > uint64(len(b)-p-k) {
 			return errSummary
 		}
-		*f = string(b[k : k+int(n)])
-		b = b[k+int(n):]
+		at[i].lo, at[i].hi = p+k, p+k+int(n)
+		p = at[i].hi
 	}
-	ns, k := binary.Varint(b)
-	if k <= 0 || len(b) != k+1 {
+	ns, k := binary.Varint(b[p:])
+	if k <= 0 || len(b) != p+k+1 {
 		return errSummary
 	}
+	// ID, Aktenzeichen and Applicant follow each other in b: one string holds all
+	// three (and the length bytes between them), and each is a part of it.
+	own := d.own(b[at[0].lo:at[2].hi])
+	part := func(i int) string { return own[at[i].lo-at[0].lo : at[i].hi-at[0].lo] }
+	s.ID, s.Aktenzeichen, s.Applicant = part(0), part(1), part(2)
+	field := func(i int) []byte { return b[at[i].lo:at[i].hi] }
+	s.Service, s.Status, s.Assignee, s.DueDate = d.intern(field(3)), d.intern(field(4)), d.intern(field(5)), d.intern(field(6))
 	s.Updated = time.Time{}
 	if ns != 0 {
 		s.Updated = time.Unix(0, ns).UTC()
 	}
-	s.Flags = cases.Flags(b[k])
+	s.Flags = cases.Flags(b[p+k])
 	return nil
 }
