@@ -10,6 +10,7 @@
 //	              sync, remote actions; goDo runs work off the UI goroutine
 //	thread.go     uiDo: every widget update from another goroutine
 //	shell.go      the frame around the main screens: navigation bar, sync bar
+//	fit.go        every screen fits a 10" tablet's window: layouts that wrap and scroll
 //	i18n.go       tr(): every string, German and English (assets/translations)
 //	unlock.go     setup, error and unlock screens (PIN pad); enroll.go: enrolling from the GUI
 //	caselist.go   the case list: search, filters, sort, badges

@@ -208,8 +208,8 @@ func (c *capture) visible() bool {
 	if c == nil || c.root == nil || c.u.win == nil {
 		return false
 	}
-	ct, ok := c.u.win.Content().(*fyne.Container)
-	return ok && slices.Contains(ct.Objects, fyne.CanvasObject(c.root))
+	ct := c.u.mainFrame()
+	return ct != nil && slices.Contains(ct.Objects, fyne.CanvasObject(c.root))
 }
 
 // reload rebuilds the screen (after a language switch) keeping everything entered.
@@ -360,7 +360,9 @@ func (c *capture) serviceStep() fyne.CanvasObject {
 	intro.Wrapping = fyne.TextWrapWord
 	switch {
 	case c.loadErr != nil:
-		return container.NewVBox(intro, widget.NewLabel(userMessage(c.loadErr)))
+		msg := widget.NewLabel(userMessage(c.loadErr))
+		msg.Wrapping = fyne.TextWrapWord
+		return container.NewVScroll(container.NewVBox(intro, msg))
 	case c.services == nil:
 		return container.NewVBox(intro, widget.NewLabel(tr("capture.service.loading")))
 	case len(c.services) == 0:
@@ -383,7 +385,8 @@ func (c *capture) serviceStep() fyne.CanvasObject {
 		}
 		cards = append(cards, widget.NewCard(s.Title.In(lang), s.Authority.In(lang), container.NewVBox(desc, pick)))
 	}
-	return container.NewVScroll(container.NewVBox(intro, container.NewGridWithColumns(2, cards...)))
+	// two columns where they fit (a 10" tablet at 100 %), else one
+	return container.NewVScroll(container.NewVBox(intro, container.New(&fitColumns{max: 2}, cards...)))
 }
 
 // chooseService starts the form of s; a different service than the one begun asks
@@ -789,9 +792,9 @@ func (c *capture) signStep() fyne.CanvasObject {
 	intro := widget.NewLabel(tr("capture.sign.intro"))
 	intro.Wrapping = fyne.TextWrapWord
 	objs = append(objs, intro)
-	if len(c.sigs) == 1 { // one signature: the pad takes the whole screen
+	if len(c.sigs) == 1 { // one signature: the pad takes the whole screen (and scrolls with large text)
 		s := c.sigs[0]
-		return container.NewBorder(intro, nil, nil, nil, widget.NewCard(s.field.Label.In(lang), s.field.Help.In(lang), c.padView(s)))
+		return container.NewVScroll(container.NewBorder(intro, nil, nil, nil, widget.NewCard(s.field.Label.In(lang), s.field.Help.In(lang), c.padView(s))))
 	}
 	for _, s := range c.sigs {
 		objs = append(objs, widget.NewCard(s.field.Label.In(lang), s.field.Help.In(lang), c.padView(s)))

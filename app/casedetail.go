@@ -116,8 +116,8 @@ func (d *caseDetail) visible() bool {
 	if d == nil || d.u.detail != d || d.root == nil {
 		return false
 	}
-	c, ok := d.u.win.Content().(*fyne.Container)
-	return ok && slices.Contains(c.Objects, d.root)
+	c := d.u.mainFrame()
+	return c != nil && slices.Contains(c.Objects, d.root)
 }
 
 // reload reads the case again and redraws the screen (after a language switch, a

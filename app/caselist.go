@@ -299,7 +299,7 @@ func (l *caseList) build() fyne.CanvasObject {
 	header := l.header()
 	l.holder = container.NewStack(l.view)
 	l.content = container.NewBorder(container.NewVBox(search, filters, header), nil, nil, nil,
-		container.NewStack(l.holder, container.NewCenter(l.notice)))
+		container.NewStack(l.holder, container.New(wrapCenter{}, l.notice)))
 	l.showState()
 	return l.content
 }
@@ -1345,8 +1345,8 @@ func (l *caseList) expectedWidth() float32 {
 
 // listWrap places its objects left to right and wraps them into rows, so the filter
 // bar fits a 10" tablet and 200 % text. Unlike layout.NewRowWrapLayout its MinSize is
-// right before the first layout too: it wraps at the width it was last given, or
-// else at width().
+// right before the first layout too: it wraps at width() (the window's), or else at
+// the width it was last given.
 type listWrap struct {
 	width func() float32
 	last  float32 // the width of the last layout
@@ -1376,10 +1376,12 @@ func (m *listWrap) rows(objs []fyne.CanvasObject, w float32, place func(fyne.Can
 	return fyne.NewSize(widest, y+rowH)
 }
 
-// MinSize is as wide as the widest object and as high as the rows at the known width.
+// MinSize is as wide as the widest object and as high as the rows at the window's
+// width (a new screen is first laid out at its minimum width: fit.go), or else at the
+// width it was last given.
 func (m *listWrap) MinSize(objs []fyne.CanvasObject) fyne.Size {
 	w := m.last
-	if w <= 0 && m.width != nil {
+	if m.width != nil && m.width() > 0 {
 		w = m.width()
 	}
 	return m.rows(objs, w, nil)

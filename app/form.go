@@ -913,7 +913,9 @@ func (c *fileControl) update() {
 			c.update()
 			c.fv.changed(c.f.Name)
 		})
-		rows = append(rows, container.NewHBox(widget.NewIcon(theme.FileIcon()), widget.NewLabel(name), remove))
+		label := widget.NewLabel(name) // a long name wraps instead of widening the form
+		label.Wrapping = fyne.TextWrapBreak
+		rows = append(rows, container.NewBorder(nil, nil, widget.NewIcon(theme.FileIcon()), remove, label))
 	}
 	c.list.Objects = rows
 	c.list.Refresh()

@@ -10,8 +10,13 @@ import (
 // showMain shows content as a main screen: the navigation bar above (cases, new
 // application, device, language, contrast, lock) and the sync bar below. name is the
 // screen's title.
+//
+// The screen is never narrower than minWindow (a new content is first laid out at its
+// minimum width, and text wrapped that narrow would make the window taller) and asks
+// for no more height than minWindow's: with large text it scrolls (fit.go).
 func (u *UI) showMain(name string, content fyne.CanvasObject) {
-	u.setScreen(name, container.NewBorder(u.navBar(), u.bar.widget(), nil, nil, u.locker.area(), content))
+	u.setScreen(name, newMainFrame(container.NewBorder(u.navBar(), u.bar.widget(), nil, nil,
+		newFrameMin(), u.locker.area(), content)))
 }
 
 // navBar is the bar above every main screen. Every action has a keyboard shortcut
@@ -25,10 +30,9 @@ func (u *UI) navBar() fyne.CanvasObject {
 	contrast := widget.NewButtonWithIcon(tr("nav.contrast"), theme.ColorPaletteIcon(), u.toggleContrast)
 	lock := widget.NewButtonWithIcon(tr("nav.lock"), theme.LoginIcon(), u.lock)
 	lock.Importance = widget.WarningImportance
-	return container.NewHBox(cases, capture, device, layoutSpacer(), lang, contrast, lock)
+	// One line on a 10" tablet; with large text the buttons wrap onto two.
+	return container.New(&navLayout{split: 3, width: u.windowWidth}, cases, capture, device, lang, contrast, lock)
 }
-
-func layoutSpacer() fyne.CanvasObject { return widget.NewLabel("") }
 
 // toggleLanguage switches German ⇄ English, remembers it and redraws the screen.
 func (u *UI) toggleLanguage() {

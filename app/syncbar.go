@@ -685,7 +685,7 @@ func (u *UI) showWiped() {
 		quit := widget.NewButton(tr("wipe.quit"), u.app.Quit)
 		items = append(items, widget.NewAccordion(widget.NewAccordionItem(tr("error.details"), details)), quit)
 	}
-	u.setScreen(tr("wipe.screen"), container.NewPadded(container.NewVBox(items...)))
+	u.setScreen(tr("wipe.screen"), container.NewVScroll(container.NewPadded(container.NewVBox(items...))))
 }
 
 // closeOverlays removes every dialog and pop-up from c: nothing of a session may stay
