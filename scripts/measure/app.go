@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -79,7 +80,7 @@ func (a *app) read(r interface{ Read([]byte) (int, error) }) {
 		}
 		a.mu.Lock()
 		a.tail = append(a.tail, line)
-		if len(a.tail) > 20 {
+		if len(a.tail) > 400 { // room for a goroutine dump (close)
 			a.tail = a.tail[1:]
 		}
 		a.mu.Unlock()
@@ -112,10 +113,11 @@ func (a *app) waitFor(event string, timeout time.Duration, ok func(mark) bool) (
 	}
 }
 
+// stderrTail returns the last 20 lines of stderr that were not marks.
 func (a *app) stderrTail() string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return strings.Join(a.tail, "\n")
+	return strings.Join(a.tail[max(0, len(a.tail)-20):], "\n")
 }
 
 // window finds the app's X window.
@@ -231,8 +233,19 @@ func (a *app) close() {
 	select {
 	case <-done:
 	case <-time.After(15 * time.Second):
-		fmt.Fprintln(os.Stderr, "measure: the app did not quit; killing it (the next start checks the vault)")
-		_ = a.cmd.Process.Kill()
-		<-done
+		// SIGQUIT makes the Go runtime print every goroutine's stack: where it hangs.
+		_ = a.cmd.Process.Signal(syscall.SIGQUIT)
+		select {
+		case <-done:
+		case <-time.After(3 * time.Second):
+			_ = a.cmd.Process.Kill()
+			<-done
+		}
+		<-a.exited
+		dump := filepath.Join(os.TempDir(), fmt.Sprintf("fieldoffice-measure-hang-%d.txt", a.cmd.Process.Pid))
+		a.mu.Lock()
+		_ = os.WriteFile(dump, []byte(strings.Join(a.tail, "\n")), 0o600)
+		a.mu.Unlock()
+		fmt.Fprintln(os.Stderr, "measure: the app did not quit within 15 s; stopped it (the next start checks the vault); its stacks:", dump)
 	}
 }
