@@ -175,3 +175,35 @@ func TestCloseDuringBackgroundCheck(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// After an unclean shutdown bbolt's own check runs after the structure check, in the
+// background as well: Open returns at once and the unlock waits for both.
+func TestBackgroundCheckAfterUncleanShutdown(t *testing.T) {
+	cfg := bgVault(t, 20)
+	v := MustOpen(t, cfg)
+	if err := v.Unlock("anna", pinAnna); err != nil {
+		t.Fatal(err)
+	}
+	putCases(t, v, newCase(t, map[string]string{"name": "vor dem Absturz"}))
+	// The process "dies" here: a copy of the file as it is now (dirty, committed).
+	crashed := cfg
+	crashed.Dir = t.TempDir()
+	copyFile(t, filepath.Join(cfg.Dir, FileName), filepath.Join(crashed.Dir, FileName))
+	mustClose(t, v)
+
+	var log bytes.Buffer
+	crashed.Logger = slogTo(&log)
+	v = MustOpen(t, crashed)
+	if got := v.Users(); len(got) != 1 {
+		t.Fatalf("Users = %v", got)
+	}
+	if err := v.Unlock("anna", pinAnna); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(log.Bytes(), []byte("consistency check passed")) {
+		t.Fatalf("no consistency check after an unclean shutdown:\n%s", log.String())
+	}
+	if sums, err := v.Cases(CaseQuery{}); err != nil || len(sums) != 21 {
+		t.Fatalf("Cases after the crash: %d, %v", len(sums), err)
+	}
+}

@@ -310,21 +310,23 @@ func Open(cfg Config) (*Vault, error) {
 	} else if err != nil {
 		return nil, fmt.Errorf("open vault: %w", err)
 	}
-	db, check, err := openBolt(path, cfg.LockTimeout, cfg.BackgroundCheck)
+	db, pending, err := openBolt(path, cfg.LockTimeout, cfg.BackgroundCheck)
 	if err != nil {
 		return nil, err
 	}
-	v := &Vault{cfg: cfg, path: path, log: cfg.logger(), db: db, check: check}
-	if err := v.init(); err != nil {
-		if check != nil {
-			check.stop()
+	v := &Vault{cfg: cfg, path: path, log: cfg.logger(), db: db}
+	if err := v.init(pending); err != nil {
+		if v.check != nil {
+			v.check.stop()
+		} else if pending != nil {
+			pending.close()
 		}
 		_ = guard(path, "close", db.Close)
 		return nil, err
 	}
-	if check != nil {
+	if v.check != nil {
 		go func() {
-			if err := check.wait(); err != nil && !errors.Is(err, errWalkStopped) {
+			if err := v.check.wait(); err != nil && !errors.Is(err, errWalkStopped) {
 				v.log.Error("structure check failed", "path", path, "err", err)
 			}
 		}()
@@ -355,9 +357,11 @@ func (v *Vault) CheckProgress() (share float64, done bool) {
 	}
 }
 
-// init reads the header and checks the file after an unclean shutdown. The file is
-// marked dirty by the first write (update), not here: opening alone changes nothing.
-func (v *Vault) init() error {
+// init reads the header, starts the structure check's second stage when there is one
+// (pending) and checks the file with bbolt's own check after an unclean shutdown —
+// after the structure check, in the background too when that is. The file is marked
+// dirty by the first write (update), not here: opening alone changes nothing.
+func (v *Vault) init(pending *walker) error {
 	var dirty bool
 	err := v.viewEarly(func(btx *bolt.Tx) error {
 		meta := btx.Bucket(bucketMeta)
@@ -382,17 +386,25 @@ func (v *Vault) init() error {
 	if err != nil {
 		return err
 	}
+	var check func() error
 	if dirty {
 		// bbolt's check reads every page: the structure check must have passed first.
-		if err := v.checked(); err != nil {
-			return err
+		check = func() error {
+			v.log.Warn("vault was not closed cleanly; running consistency check", "path", v.path)
+			if err := boltCheck(v.path, v.db); err != nil {
+				v.log.Error("consistency check failed", "path", v.path, "err", err)
+				return err
+			}
+			v.log.Info("consistency check passed", "path", v.path)
+			return nil
 		}
-		v.log.Warn("vault was not closed cleanly; running consistency check", "path", v.path)
-		if err := boltCheck(v.path, v.db); err != nil {
-			v.log.Error("consistency check failed", "path", v.path, "err", err)
-			return err
-		}
-		v.log.Info("consistency check passed", "path", v.path)
+	}
+	if pending != nil {
+		v.check = startCheck(pending, check)
+		return nil
+	}
+	if check != nil {
+		return check()
 	}
 	return nil
 }
