@@ -12,7 +12,9 @@
 //	c, err = v.SetFields(c.ID, map[string]string{"neue_wohnung.plz": "04109"}) // *ValidationError
 //	c, err = v.TransitionCase(c.ID, "in_bearbeitung", "sachbearbeitung")        // *cases.TransitionError
 //	page, err := v.Cases(storage.CaseQuery{Status: "rueckfrage", Sort: "due", Limit: 50})
+//	rows, err := v.CaseRefs(storage.CaseQuery{}) // the whole list, shared: read only
 //	hits, err := v.Search("weiss leipzig", 50)
+//	hist, err := v.CaseAudit(c.ID, 200)           // the case's history, newest first
 //	info, err := v.PutBlob(file, 0) // attachment, streamed
 //	v.Lock()                        // keys zeroed
 //	err = v.Close()
@@ -62,16 +64,22 @@
 // page reached twice (no cycles, which would overflow bbolt's recursion), a depth
 // limit, every page reachable or free. Every bbolt call runs with panics recovered and
 // memory faults turned into panics (debug.SetPanicOnFault), giving a *CorruptError.
-// The file carries a "dirty" flag, set while open; after an unclean shutdown Open runs
-// bbolt's tx.Check as well. bbolt runs that check in a goroutine of its own, where a
-// panic could not be recovered; the walk before it is what keeps it safe.
+// The file carries a "dirty" flag, set by a process's first write until Close; after
+// an unclean shutdown bbolt's tx.Check runs as well. bbolt runs that check in a
+// goroutine of its own, where a panic could not be recovered; the walk before it is
+// what keeps it safe. With Config.BackgroundCheck (the app) Open walks only the meta
+// pages, the root tree, the freelist and the header and key-slot buckets, and the rest
+// of the walk (and tx.Check) runs in the background; every operation beyond Status
+// and Users waits for it. A 1.5 GB vault takes 0.4 s to walk warm, 2–3 s cold.
 //
 // # Cases
 //
 // The case repository (repo.go) keeps cases, their list summaries, the blind search
 // index (index.go), the outbox of operations waiting for the portal (outbox.go), the
 // hash-chained audit trail (audit.go) and the bases last agreed with the portal. Every
-// change writes all of them in one bbolt transaction. Attachments are blobs (blobs.go):
+// change writes all of them in one bbolt transaction. The list's summaries are decoded
+// once per session and shared (CaseRefs); a case's audit entries are found through a
+// per-case index (bucket audit-case). Attachments are blobs (blobs.go):
 // STREAM-sealed 64 KiB chunks, addressed by SHA-256, read and written with flat
 // memory.
 //
