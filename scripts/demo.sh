@@ -18,9 +18,12 @@ pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   [ ${#pids[@]} -gt 0 ] && echo "demo: stopped swtpm and portald"
+  pids=() # once: an interrupt runs the INT trap and then the EXIT trap
   return 0
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'cleanup; exit 130' INT
+trap 'cleanup; exit 143' TERM
 
 if command -v swtpm >/dev/null; then
   port=${FIELDOFFICE_DEMO_TPM_PORT:-2321}
