@@ -297,41 +297,48 @@ func (r *conflictRow) view(c *cases.Case, s *cases.Schema) fyne.CanvasObject {
 	return container.NewVBox(objs...)
 }
 
-// resolution returns what to hand to ResolveConflict for the row: "" when nothing
-// is chosen, or a message when the new value is missing or malformed.
-func (r *conflictRow) resolution() (choice, problem string) {
+// resolution is a row's choice: storage.ResolveMine or ResolveTheirs, or a typed
+// value (taken literally, even "mine").
+type resolution struct {
+	value string
+	typed bool
+}
+
+// resolution returns what to hand to the vault for the row: a zero resolution when
+// nothing is chosen, or a message when the new value is missing or malformed.
+func (r *conflictRow) resolution() (choice resolution, problem string) {
 	i := slices.Index(r.choice.Options, r.choice.Selected)
 	switch i {
 	case conflictChoiceMine:
-		return storage.ResolveMine, ""
+		return resolution{value: storage.ResolveMine}, ""
 	case conflictChoiceTheirs:
-		return storage.ResolveTheirs, ""
+		return resolution{value: storage.ResolveTheirs}, ""
 	case conflictChoiceOwn:
 	default:
-		return "", ""
+		return resolution{}, ""
 	}
 	var val string
 	switch {
 	case r.sel != nil:
 		j := slices.Index(r.sel.Options, r.sel.Selected)
 		if j < 0 {
-			return "", tr("conflicts.ownMissing")
+			return resolution{}, tr("conflicts.ownMissing")
 		}
 		val = r.field.Options[j].Value
 	case r.entry != nil:
 		val = strings.TrimSpace(r.entry.Text)
 	}
 	if val == "" {
-		return "", tr("conflicts.ownMissing")
+		return resolution{}, tr("conflicts.ownMissing")
 	}
 	if r.cf.Field == "due_date" {
 		d, err := cases.ParseDate(val)
 		if err != nil {
-			return "", tr("conflicts.badDate")
+			return resolution{}, tr("conflicts.badDate")
 		}
 		val = cases.ISODate(d)
 	}
-	return val, ""
+	return resolution{value: val, typed: true}, ""
 }
 
 // applyChoices records every chosen field (off the UI goroutine), then shows what is
@@ -340,7 +347,7 @@ func (v *conflictView) applyChoices() {
 	if v.busy {
 		return
 	}
-	choices := map[string]string{}
+	choices := map[string]resolution{}
 	var order []string
 	bad := false
 	for _, r := range v.rows {
@@ -351,7 +358,7 @@ func (v *conflictView) applyChoices() {
 			r.msg.SetText(problem)
 			r.msg.Show()
 			bad = true
-		case choice != "":
+		case choice.value != "":
 			choices[r.cf.Field] = choice
 			order = append(order, r.cf.Field)
 		}
@@ -374,7 +381,12 @@ func (v *conflictView) applyChoices() {
 	goDo(func() (result, error) {
 		res := result{msgs: map[string]string{}}
 		for _, f := range order {
-			_, err := u.vlt.ResolveConflict(id, f, choices[f])
+			var err error
+			if ch := choices[f]; ch.typed {
+				_, err = u.vlt.ResolveConflictValue(id, f, ch.value)
+			} else {
+				_, err = u.vlt.ResolveConflict(id, f, ch.value)
+			}
 			var ve *storage.ValidationError
 			switch {
 			case err == nil:

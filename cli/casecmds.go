@@ -24,7 +24,7 @@ import (
 
 const caseUsage = "fieldoffice case new --type TYPE [--set F=V ...] | set ID F=V ... | transition ID STATE | " +
 	"note ID TEXT | attach ID FILE | export-attachment ID SHA256 --out FILE | list [filters] | search TEXT | show ID | " +
-	"resolve ID FIELD mine|theirs|VALUE"
+	"resolve ID FIELD mine|theirs|VALUE|--value VALUE"
 
 func cmdCase(ctx context.Context, c *ctxt, args []string) error {
 	if len(args) == 0 {

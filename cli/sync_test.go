@@ -88,6 +88,8 @@ func TestCLIEnrollSyncRevoke(t *testing.T) {
 		t.Errorf("case show in conflict:\n%s", text)
 	}
 	r.expect(ExitError, "", nil, "case", "resolve", id, "email", "mine")
+	r.expect(ExitUsage, "", nil, "case", "resolve", id, "telefon")                         // no choice
+	r.expect(ExitUsage, "", nil, "case", "resolve", id, "telefon", "mine", "--value", "x") // two
 	r.must("", nil, "case", "resolve", id, "telefon", "mine")
 	r.must("", nil, "sync")
 	if pc, _ := srv.Store().Case(id); pc.Values["telefon"] != "0351 1111111" {

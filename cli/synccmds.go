@@ -347,12 +347,21 @@ func cmdWipe(_ context.Context, c *ctxt, args []string) error {
 }
 
 func caseResolve(c *ctxt, args []string) error {
-	const use = "fieldoffice case resolve ID FIELD mine|theirs|VALUE"
-	id, rest, err := caseArgs(c.flags("case resolve", "ID FIELD mine|theirs|VALUE"), args, use, 3, -1)
+	const use = "fieldoffice case resolve ID FIELD mine|theirs|VALUE  (or ID FIELD --value VALUE)"
+	fs := c.flags("case resolve", "ID FIELD mine|theirs|VALUE  |  ID FIELD --value VALUE")
+	var literal *string
+	fs.Func("value", `the value to set, taken literally (also "mine" or "theirs")`, func(s string) error {
+		literal = &s
+		return nil
+	})
+	id, rest, err := caseArgs(fs, args, use, 2, -1)
 	if err != nil {
 		return err
 	}
-	field, choice := rest[0], strings.Join(rest[1:], " ")
+	if (literal == nil) == (len(rest) < 2) {
+		return fmt.Errorf("%w: %s", errUsage, use)
+	}
+	field := rest[0]
 	if !strings.Contains(field, ".") {
 		field = "values." + field
 	}
@@ -361,7 +370,12 @@ func caseResolve(c *ctxt, args []string) error {
 		return err
 	}
 	defer done()
-	if _, err := v.ResolveConflict(id, field, choice); err != nil {
+	if literal != nil {
+		_, err = v.ResolveConflictValue(id, field, *literal)
+	} else {
+		_, err = v.ResolveConflict(id, field, strings.Join(rest[1:], " "))
+	}
+	if err != nil {
 		if errors.Is(err, storage.ErrNoConflict) {
 			return fmt.Errorf("%w — 'fieldoffice case show %s' lists the conflicts", err, id)
 		}

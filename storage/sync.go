@@ -707,12 +707,23 @@ const (
 // ErrNoConflict is returned by ResolveConflict for a field that is not in conflict.
 var ErrNoConflict = errors.New("field is not in conflict")
 
-// ResolveConflict settles the conflict on field of case id with mine, theirs or a
-// value the user typed: the case gets that value, earlier waiting ops no longer carry
-// the field, and a new op (Old = the portal's value) carries the choice — unless the
-// choice is the portal's value, which needs no op. Values are validated like
-// SetFields.
+// ResolveConflict settles the conflict on field of case id with ResolveMine,
+// ResolveTheirs or a value the user typed: the case gets that value, earlier waiting
+// ops no longer carry the field, and a new op (Old = the portal's value) carries the
+// choice — unless the choice is the portal's value, which needs no op. Values are
+// validated like SetFields. A typed value that could be the words "mine" or "theirs"
+// goes through ResolveConflictValue.
 func (v *Vault) ResolveConflict(id, field, choice string) (*cases.Case, error) {
+	return v.resolveConflict(id, field, choice, false)
+}
+
+// ResolveConflictValue is ResolveConflict with a value the user typed, taken
+// literally (also "mine" or "theirs").
+func (v *Vault) ResolveConflictValue(id, field, value string) (*cases.Case, error) {
+	return v.resolveConflict(id, field, value, true)
+}
+
+func (v *Vault) resolveConflict(id, field, choice string, literal bool) (*cases.Case, error) {
 	if !cases.ValidID(id) {
 		return nil, fmt.Errorf("%w: case %q (not a case ID)", ErrNotFound, id)
 	}
@@ -736,10 +747,11 @@ func (v *Vault) ResolveConflict(id, field, choice string) (*cases.Case, error) {
 		}
 		c := cs[i]
 		value := choice
-		switch choice {
-		case ResolveMine:
+		switch {
+		case literal:
+		case choice == ResolveMine:
 			value = c.Mine
-		case ResolveTheirs:
+		case choice == ResolveTheirs:
 			value = c.Theirs
 		}
 		s := v.schemaFor(old.Service)

@@ -393,3 +393,27 @@ func (v *Vault) set(t testing.TB, id, k, val string) {
 		t.Fatal(err)
 	}
 }
+
+// A typed value is taken literally by ResolveConflictValue, even the words that
+// ResolveConflict reads as a choice.
+func TestResolveConflictValueLiteral(t *testing.T) {
+	for _, word := range []string{ResolveMine, ResolveTheirs} {
+		t.Run(word, func(t *testing.T) {
+			v, _ := repoVault(t)
+			c := synced(t, v, "Weiß")
+			if _, err := v.SetFields(c.ID, map[string]string{"vornamen": "Eva Maria"}); err != nil {
+				t.Fatal(err)
+			}
+			if st, err := v.ApplyPull([][]byte{portalCase(t, c, 2, func(p *cases.Case) { p.Values["vornamen"] = "Eva Marie" })}, "c2"); err != nil || st.Conflicts != 1 {
+				t.Fatalf("ApplyPull = %+v, %v", st, err)
+			}
+			got, err := v.ResolveConflictValue(c.ID, "values.vornamen", word)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Values["vornamen"] != word {
+				t.Fatalf("vornamen = %q, want the literal %q", got.Values["vornamen"], word)
+			}
+		})
+	}
+}
