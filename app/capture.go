@@ -54,7 +54,9 @@ import (
 // A draft survives leaving the screen through the navigation bar ("Neuer Antrag"
 // resumes it); "Abbrechen" or Escape discard it after asking. Blobs a draft stored and
 // that no case uses are deleted again when the draft is discarded or a document is
-// removed. The draft is dropped on lock (lock.go clears u.capture).
+// removed. The draft is dropped on lock (lock.go clears u.capture); its documents are
+// stored as drafts (storage.Vault.PutDraftBlob), which the next unlock deletes unless
+// a case came to refer to them.
 
 // captureStep is a step of the flow.
 type captureStep int
@@ -659,7 +661,7 @@ func captureStoreDoc(v *storage.Vault, open func() (io.ReadCloser, error), limit
 	}
 	defer r.Close()
 	start := time.Now()
-	info, err := v.PutBlob(&captureProgress{r: r, stop: stop, report: report}, limit)
+	info, err := v.PutDraftBlob(&captureProgress{r: r, stop: stop, report: report}, limit)
 	if err != nil {
 		return info, false, err
 	}
@@ -1000,7 +1002,7 @@ func (j captureJob) run(v *storage.Vault) (captureResult, error) {
 	res := captureResult{c: j.created, attached: maps.Clone(j.attached)}
 	refs := slices.Clone(j.docs)
 	for _, img := range j.sigs {
-		info, err := v.PutBlob(bytes.NewReader(img.data), 0)
+		info, err := v.PutDraftBlob(bytes.NewReader(img.data), 0)
 		if err != nil {
 			return res, err
 		}

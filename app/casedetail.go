@@ -911,7 +911,7 @@ func (d *caseDetail) addAttachment(name, mediaType string, size int64, r io.Read
 	ref := cases.AttachmentRef{Name: name, MediaType: mediaTypeOf(name, mediaType)}
 	detailDo(d, func() (*cases.Case, error) {
 		defer r.Close()
-		info, err := u.vlt.PutBlob(cr, 0)
+		info, err := u.vlt.PutDraftBlob(cr, 0)
 		if err != nil {
 			return nil, err
 		}

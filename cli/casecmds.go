@@ -266,7 +266,7 @@ func caseAttach(c *ctxt, args []string) error {
 		return c.caseError(err)
 	}
 	limit := c.maxAttachment()
-	info, err := v.PutBlob(f, limit)
+	info, err := v.PutDraftBlob(f, limit)
 	if err != nil {
 		if errors.Is(err, storage.ErrBlobTooLarge) {
 			return fmt.Errorf("%s is larger than the %d MiB an attachment may have", file, limit>>20)

@@ -16,6 +16,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"fieldoffice/cases"
 	"fieldoffice/storage/crypto"
 )
 
@@ -101,7 +102,10 @@ var (
 	blobPrefixHeader  = []byte("h/")
 	blobPrefixChunk   = []byte("c/")
 	blobPrefixPending = []byte("p/")
+	blobPrefixDraft   = []byte("d/")
 )
+
+func blobDraftKey(sha string) []byte { return append(bytes.Clone(blobPrefixDraft), sha...) }
 
 // ErrBlobTooLarge is returned by PutBlob for a file larger than its limit.
 var ErrBlobTooLarge = errors.New("attachment too large")
@@ -239,6 +243,20 @@ func (h *blobHeader) info(sha string) BlobInfo {
 // gives ErrBlobTooLarge. PutBlob uses a few MiB of memory whatever the size; see the
 // package notes on attachments for transactions and cleanup.
 func (v *Vault) PutBlob(r io.Reader, maxSize int64) (BlobInfo, error) {
+	return v.putBlob(r, maxSize, false)
+}
+
+// PutDraftBlob is PutBlob for content that no case refers to yet: a document added
+// to an application still being filled in, or a file about to be attached. Unless a
+// case refers to it (AddAttachment, NewCase … — any case write that lists it) before
+// the vault is unlocked the next time, that Unlock deletes it, so a draft discarded
+// by a lock or a crash leaves nothing behind. Content that is stored already and
+// belongs to a case is not affected.
+func (v *Vault) PutDraftBlob(r io.Reader, maxSize int64) (BlobInfo, error) {
+	return v.putBlob(r, maxSize, true)
+}
+
+func (v *Vault) putBlob(r io.Reader, maxSize int64, draft bool) (BlobInfo, error) {
 	if maxSize <= 0 {
 		maxSize = DefaultMaxBlobSize
 	}
@@ -263,7 +281,7 @@ func (v *Vault) PutBlob(r io.Reader, maxSize int64) (BlobInfo, error) {
 	blobUploads.Store(id, struct{}{})
 	defer blobUploads.Delete(id)
 
-	p := &blobPut{v: v, rec: rec, id: id, start: time.Now().UTC()}
+	p := &blobPut{v: v, rec: rec, id: id, start: time.Now().UTC(), draft: draft}
 	info, err := p.run(stream, r, maxSize)
 	if err != nil {
 		if p.written {
@@ -285,6 +303,7 @@ type blobPut struct {
 	batch   [][]byte // sealed chunks not yet written; buffers reused across transactions
 	first   uint64   // index of batch[0]
 	written bool     // a transaction with the pending record was committed
+	draft   bool     // PutDraftBlob: mark a new blob as not referenced yet
 }
 
 func (p *blobPut) run(stream *crypto.Stream, r io.Reader, maxSize int64) (BlobInfo, error) {
@@ -398,10 +417,27 @@ func (p *blobPut) finish(sha string, hdr *blobHeader) (BlobInfo, error) {
 		}
 		if old != nil {
 			info = old.info(sha)
+			// A draft of content a case refers to stays unmarked; content a case needs
+			// (PutBlob: a download) is no draft any more.
+			if !p.draft {
+				if err := b.Delete(blobDraftKey(sha)); err != nil {
+					return err
+				}
+			}
 			if p.written {
 				return deleteBlobData(b, p.id)
 			}
 			return nil
+		}
+		if p.draft {
+			key := blobDraftKey(sha)
+			mark, err := p.rec.Seal(bucketBlobs, key, nil)
+			if err != nil {
+				return err
+			}
+			if err := b.Put(key, mark); err != nil {
+				return err
+			}
 		}
 		if err := p.putBatch(b); err != nil {
 			return err
@@ -492,6 +528,76 @@ func (v *Vault) CleanupBlobs() (int, error) {
 		v.log.Info("removed an interrupted attachment upload", "blob_id", id)
 	}
 	return len(ids), nil
+}
+
+// claimBlobs takes the draft mark off the blobs that atts refer to: a case lists them
+// now (called by every case write, in its transaction).
+func (tx *Tx) claimBlobs(atts []cases.AttachmentRef) error {
+	if len(atts) == 0 {
+		return nil
+	}
+	return guard(tx.path(), "put", func() error {
+		b := tx.btx.Bucket(bucketBlobs)
+		if b == nil {
+			return nil
+		}
+		for _, a := range atts {
+			if key := blobDraftKey(a.SHA256); b.Get(key) != nil {
+				if err := b.Delete(key); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// deleteDraftBlobs deletes the blobs stored with PutDraftBlob that no case came to
+// refer to (Unlock calls it before anything else can use the vault) and returns how
+// many. A mark that does not open is reported and its blob kept.
+func (v *Vault) deleteDraftBlobs(k *keys) (int, error) {
+	var shas []string
+	err := v.view(func(btx *bolt.Tx) error {
+		b := btx.Bucket(bucketBlobs)
+		if b == nil {
+			return nil
+		}
+		c := b.Cursor()
+		for key, val := c.Seek(blobPrefixDraft); key != nil && bytes.HasPrefix(key, blobPrefixDraft); key, val = c.Next() {
+			if _, err := k.records.Open(bucketBlobs, key, val); err != nil {
+				return &TamperError{Bucket: string(bucketBlobs), Key: string(key)}
+			}
+			shas = append(shas, string(key[len(blobPrefixDraft):]))
+		}
+		return nil
+	})
+	if err != nil || len(shas) == 0 {
+		return 0, err
+	}
+	n := 0
+	err = v.update(func(btx *bolt.Tx) error {
+		b := btx.Bucket(bucketBlobs)
+		for _, sha := range shas {
+			h, err := getBlobHeader(btx, k.records, sha)
+			if err != nil {
+				return err
+			}
+			if h != nil {
+				if err := deleteBlobData(b, h.ID); err != nil {
+					return err
+				}
+				if err := b.Delete(blobHeaderKey(sha)); err != nil {
+					return err
+				}
+				n++
+			}
+			if err := b.Delete(blobDraftKey(sha)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return n, err
 }
 
 // HasBlob reports whether a blob with this SHA-256 (lowercase hex) is stored. A

@@ -142,6 +142,9 @@ func (tx *Tx) writeCase(old, next *cases.Case, s *cases.Schema, kind string, pat
 	if err != nil {
 		return cases.Summary{}, err
 	}
+	if err := tx.claimBlobs(next.Attachments); err != nil {
+		return cases.Summary{}, err
+	}
 	if err := tx.Put(bucketCases, []byte(next.ID), cb); err != nil {
 		return cases.Summary{}, err
 	}

@@ -393,6 +393,16 @@ func (v *Vault) Unlock(user string, pin []byte) error {
 	if n, err := v.CleanupBlobs(); err != nil {
 		v.log.Warn("could not remove interrupted attachment uploads", "removed", n, "err", err)
 	}
+	// Documents of applications that were never saved (PutDraftBlob): a lock or a
+	// crash discarded the draft; its attachments go now.
+	if k, release, err := v.useKeys(); err == nil {
+		if n, err := v.deleteDraftBlobs(k); err != nil {
+			v.log.Warn("could not remove the attachments of unsaved drafts", "err", err)
+		} else if n > 0 {
+			v.log.Info("removed the attachments of drafts that were not saved", "blobs", n)
+		}
+		release()
+	}
 	return nil
 }
 

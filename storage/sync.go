@@ -264,6 +264,9 @@ func (tx *Tx) putCase(old, next *cases.Case, s *cases.Schema, w caseWrite) (case
 			return cases.Summary{}, err
 		}
 	}
+	if err := tx.claimBlobs(next.Attachments); err != nil {
+		return cases.Summary{}, err
+	}
 	if err := tx.Put(bucketCases, []byte(next.ID), cb); err != nil {
 		return cases.Summary{}, err
 	}
