@@ -208,6 +208,10 @@ func TestE2EEnrollPullEditPush(t *testing.T) {
 	}
 	list, _ := d.vault.Cases(storage.CaseQuery{Service: "anmeldung"})
 	id := list[0].ID
+	before, err := d.vault.Case(id) // the seeded case may have notes and attachments already
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	// Offline work: a field, a note, an attachment, a new case.
 	d.set(id, "telefon", "0341 9876543")
@@ -216,7 +220,7 @@ func TestE2EEnrollPullEditPush(t *testing.T) {
 	}
 	blob := make([]byte, 700<<10)
 	rand.Read(blob)
-	info, err := d.vault.PutBlob(bytes.NewReader(blob), 0)
+	info, err := d.vault.PutDraftBlob(bytes.NewReader(blob), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,8 +240,10 @@ func TestE2EEnrollPullEditPush(t *testing.T) {
 		t.Fatalf("push: %+v", s)
 	}
 	pc, err := p.store().Case(id)
-	if err != nil || pc.Values["telefon"] != "0341 9876543" || len(pc.Notes) != 1 || len(pc.Attachments) != 1 {
-		t.Fatalf("portal case after push: %+v %v", pc, err)
+	if err != nil || pc.Values["telefon"] != "0341 9876543" || len(pc.Notes) != len(before.Notes)+1 ||
+		pc.Notes[len(pc.Notes)-1].Text != "Hausbesuch am Dienstag" ||
+		len(pc.Attachments) != len(before.Attachments)+1 || pc.Attachments[len(pc.Attachments)-1].SHA256 != info.SHA256 {
+		t.Fatalf("portal case after push (before: %d notes, %d attachments): %+v %v", len(before.Notes), len(before.Attachments), pc, err)
 	}
 	if _, err := p.store().Case(nc.ID); err != nil {
 		t.Fatalf("new case not on the portal: %v", err)
