@@ -162,7 +162,7 @@ func newCaseList(u *UI) *caseList {
 	}
 	l := &caseList{u: u, forms: newListForms(forms), clock: time.Now, filter: defaultListFilter(), cols: &listColumns{}}
 	l.open = func(id string) { u.openCase(id) }
-	l.cols.width = l.expectedWidth
+	l.cols.width = u.windowWidth
 	l.cols.changed = func() {
 		// The rows' height changed (one line ⇄ two): after this layout pass, the list
 		// measures its rows again.
@@ -279,7 +279,7 @@ func (l *caseList) build() fyne.CanvasObject {
 	labeled := func(key string, obj fyne.CanvasObject, ems float32) fyne.CanvasObject {
 		return container.NewHBox(widget.NewLabel(tr(key)), container.New(&listMinWidth{ems: ems}, obj))
 	}
-	filters := container.New(&listWrap{width: l.expectedWidth},
+	filters := container.New(&flowLayout{width: l.u.windowWidth},
 		labeled("list.filter.status", l.statusSel, 11),
 		labeled("list.filter.service", l.serviceSel, 15),
 		container.NewHBox(widget.NewLabel(tr("list.filter.due")), container.New(&listMinWidth{ems: 10}, l.dueSel),
@@ -289,7 +289,7 @@ func (l *caseList) build() fyne.CanvasObject {
 		l.dirBtn, reset)
 
 	if !l.filtersSet { // filters open, unless the screen is narrow for the text size
-		l.filtersShown, l.filtersSet = !l.cols.compactAt(l.expectedWidth()), true
+		l.filtersShown, l.filtersSet = !l.cols.compactAt(l.u.windowWidth()), true
 	}
 	l.filters = filters
 	l.filtersBtn = widget.NewButton("", l.toggleFilters)
@@ -1333,65 +1333,3 @@ func (b *conflictBadge) Tapped(*fyne.PointEvent) {
 
 // Cursor shows that the badge can be tapped.
 func (b *conflictBadge) Cursor() desktop.Cursor { return desktop.PointerCursor }
-
-// expectedWidth is the width the screen's content will get: the window's less its
-// padding (the filter bar wraps at it before its first layout).
-func (l *caseList) expectedWidth() float32 {
-	if l.u.win == nil {
-		return 0
-	}
-	return l.u.win.Canvas().Size().Width - 2*theme.Padding()
-}
-
-// listWrap places its objects left to right and wraps them into rows, so the filter
-// bar fits a 10" tablet and 200 % text. Unlike layout.NewRowWrapLayout its MinSize is
-// right before the first layout too: it wraps at width() (the window's), or else at
-// the width it was last given.
-type listWrap struct {
-	width func() float32
-	last  float32 // the width of the last layout
-}
-
-// rows wraps objs at width w and calls place (if not nil) with each object's position.
-func (m *listWrap) rows(objs []fyne.CanvasObject, w float32, place func(fyne.CanvasObject, fyne.Position, fyne.Size)) fyne.Size {
-	pad := theme.Padding()
-	var x, y, rowH, widest float32
-	first := true
-	for _, o := range objs {
-		if !o.Visible() {
-			continue
-		}
-		s := o.MinSize()
-		if !first && x+s.Width > w {
-			x, y, rowH = 0, y+rowH+pad, 0
-		}
-		first = false
-		if place != nil {
-			place(o, fyne.NewPos(x, y), s)
-		}
-		x += s.Width + pad
-		rowH = max(rowH, s.Height)
-		widest = max(widest, s.Width)
-	}
-	return fyne.NewSize(widest, y+rowH)
-}
-
-// MinSize is as wide as the widest object and as high as the rows at the window's
-// width (a new screen is first laid out at its minimum width: fit.go), or else at the
-// width it was last given.
-func (m *listWrap) MinSize(objs []fyne.CanvasObject) fyne.Size {
-	w := m.last
-	if m.width != nil && m.width() > 0 {
-		w = m.width()
-	}
-	return m.rows(objs, w, nil)
-}
-
-// Layout places the objects in rows of size's width.
-func (m *listWrap) Layout(objs []fyne.CanvasObject, size fyne.Size) {
-	m.last = size.Width
-	m.rows(objs, size.Width, func(o fyne.CanvasObject, p fyne.Position, s fyne.Size) {
-		o.Move(p)
-		o.Resize(s)
-	})
-}

@@ -27,7 +27,7 @@ import (
 // full width. And the desktop driver first lays out a new content at its MinSize and
 // then asks again (glCanvas.SetContent), so a layout that wraps at the width it was
 // last given (like layout.NewRowWrapLayout) answers for the narrowest window: the bars
-// here wrap at the window's width instead (flowLayout, navLayout, listWrap).
+// here wrap at the window's width instead (flowLayout, navLayout).
 
 // wrapCenter centres wrapped text at the full width of the space it is given (the
 // notice over the case list). It asks for the text's height at the width it has, and
@@ -118,6 +118,58 @@ func (n *navLayout) Layout(objs []fyne.CanvasObject, size fyne.Size) {
 		o.Resize(fyne.NewSize(s.Width, h))
 		x += s.Width + theme.Padding()
 	}
+}
+
+// flowLayout places objects left to right and starts a new line when the next does
+// not fit, like words in a paragraph (the sync bar, the case list's filters): at
+// 200 % text a bar takes two or three lines instead of forcing the window wider than
+// the screen. Unlike layout.NewRowWrapLayout its MinSize is right before the first
+// layout too: it wraps at width() (the window's), or else at the width it last had.
+type flowLayout struct {
+	width func() float32
+	last  float32 // the width of the last layout
+}
+
+func (f *flowLayout) MinSize(objs []fyne.CanvasObject) fyne.Size {
+	widest := float32(0)
+	for _, o := range objs {
+		if o.Visible() {
+			widest = max(widest, o.MinSize().Width)
+		}
+	}
+	w := f.last
+	if f.width != nil && f.width() > 0 {
+		w = f.width()
+	}
+	return fyne.NewSize(widest, f.place(objs, max(widest, w), false))
+}
+
+func (f *flowLayout) Layout(objs []fyne.CanvasObject, size fyne.Size) {
+	f.last = size.Width
+	f.place(objs, size.Width, true)
+}
+
+// place lays out objs in lines of width w (moving them when move is set) and returns
+// the height used.
+func (f *flowLayout) place(objs []fyne.CanvasObject, w float32, move bool) float32 {
+	pad := theme.Padding()
+	var x, y, lineH float32
+	for _, o := range objs {
+		if !o.Visible() {
+			continue
+		}
+		ms := o.MinSize()
+		if x > 0 && x+ms.Width > w {
+			x, y, lineH = 0, y+lineH+pad, 0
+		}
+		if move {
+			o.Move(fyne.NewPos(x, y))
+			o.Resize(ms)
+		}
+		x += ms.Width + pad
+		lineH = max(lineH, ms.Height)
+	}
+	return y + lineH
 }
 
 // windowWidth is the width the window gives its content (less the canvas padding).

@@ -113,15 +113,10 @@ func newSyncBar(u *UI) *syncBar {
 	b.syncBtn = widget.NewButtonWithIcon("", theme.ViewRefreshIcon(), func() { b.u.runCommand(commandNamed("menu.syncNow")) })
 	b.msgRow = container.NewBorder(nil, nil, nil, b.details, b.message)
 	b.msgRow.Hide()
-	b.flow = container.New(&flowLayout{width: b.width}, b.state, b.last, b.pending, b.progRow, b.syncBtn)
+	b.flow = container.New(&flowLayout{width: b.u.windowWidth}, b.state, b.last, b.pending, b.progRow, b.syncBtn)
 	b.root = container.NewVBox(widget.NewSeparator(), b.flow, b.msgRow)
 	b.retranslate()
 	return b
-}
-
-// width is the width the bar gets: the window's, less the canvas padding.
-func (b *syncBar) width() float32 {
-	return b.u.win.Canvas().Size().Width - 2*theme.Padding()
 }
 
 // widget returns the bar for showMain. A new main screen means the user did something
@@ -557,49 +552,6 @@ func (l *emWidth) Layout(objs []fyne.CanvasObject, size fyne.Size) {
 		o.Move(fyne.NewPos(0, 0))
 		o.Resize(size)
 	}
-}
-
-// flowLayout places objects left to right and starts a new line when the next does
-// not fit, like words in a paragraph: at 200 % text the bar takes two or three lines
-// instead of forcing the window wider than the screen. It asks width for the width it
-// will get (the window's), because a layout's MinSize is asked before Layout.
-type flowLayout struct{ width func() float32 }
-
-func (f *flowLayout) MinSize(objs []fyne.CanvasObject) fyne.Size {
-	widest := float32(0)
-	for _, o := range objs {
-		if o.Visible() {
-			widest = max(widest, o.MinSize().Width)
-		}
-	}
-	return fyne.NewSize(widest, f.place(objs, max(widest, f.width()), false))
-}
-
-func (f *flowLayout) Layout(objs []fyne.CanvasObject, size fyne.Size) {
-	f.place(objs, size.Width, true)
-}
-
-// place lays out objs in lines of width w (moving them when move is set) and returns
-// the height used.
-func (f *flowLayout) place(objs []fyne.CanvasObject, w float32, move bool) float32 {
-	pad := theme.Padding()
-	var x, y, lineH float32
-	for _, o := range objs {
-		if !o.Visible() {
-			continue
-		}
-		ms := o.MinSize()
-		if x > 0 && x+ms.Width > w {
-			x, y, lineH = 0, y+lineH+pad, 0
-		}
-		if move {
-			o.Move(fyne.NewPos(x, y))
-			o.Resize(ms)
-		}
-		x += ms.Width + pad
-		lineH = max(lineH, ms.Height)
-	}
-	return y + lineH
 }
 
 // wipeState is the progress of the wipe after a revocation.
