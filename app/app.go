@@ -177,10 +177,24 @@ func (u *UI) rememberSize() {
 	}
 }
 
+// shutdown ends the app after its window closed: the widgets' part (stopUI), then
+// the session and the vault (release).
 func (u *UI) shutdown() {
+	u.stopUI()
+	u.release()
+}
+
+// stopUI stops the clocks and timers that update widgets and remembers the window
+// size. It touches widgets: it runs where UI callbacks run.
+func (u *UI) stopUI() {
 	u.locker.stop()
 	u.bar.stop()
 	u.rememberSize()
+}
+
+// release ends the session (waiting for a running sync) and closes the vault; it
+// touches no widget.
+func (u *UI) release() {
 	u.sess.end()
 	u.sess = nil
 	if u.vlt != nil {

@@ -14,11 +14,7 @@ import (
 )
 
 func TestSetupScreenWithoutVault(t *testing.T) {
-	a := test.NewTempApp(t)
-	u, err := New(a, Config{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	u := newTestUI(t, t.TempDir())
 	waitTitle(t, u, "Einrichtung")
 	if !strings.HasPrefix(u.win.Title(), "FieldOffice") {
 		t.Errorf("title %q does not start with FieldOffice", u.win.Title())
@@ -46,12 +42,7 @@ func softwareVault(t *testing.T, pin string) string {
 
 func TestUnlockWrongThenRightPIN(t *testing.T) {
 	dir := softwareVault(t, "246810")
-	a := test.NewTempApp(t)
-	u, err := New(a, Config{DataDir: dir, TPMSpec: "none"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(u.shutdown)
+	u := newTestUI(t, dir)
 	waitTitle(t, u, "Entsperren")
 
 	uiWait(func() {

@@ -52,7 +52,12 @@ func newTestUI(t *testing.T, dir string) *UI {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(u.shutdown)
+	t.Cleanup(func() {
+		// The widget part as a UI callback: an answer of this test's background work
+		// may still arrive and update the same widgets.
+		uiWait(u.stopUI)
+		u.release()
+	})
 	return u
 }
 
